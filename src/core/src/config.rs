@@ -1,0 +1,336 @@
+//! Snapper's configuration: the attributes of the `<config>` node of
+//! Genode's config ROM.
+//!
+//! A malformed value refuses the start (the error names the attribute):
+//! falling back to a default could purge generations the user meant to keep,
+//! e.g. after a typo in `max_snapshots`. Unknown attributes are ignored, as
+//! Genode components do, so that a config can carry attributes for other
+//! versions.
+
+use core::fmt;
+
+/// Largest payload buffer: payload lengths are 32-bit on disk.
+pub const MAX_BUFSIZE: u64 = u32::MAX as u64;
+
+/// The configuration, with the seed's defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Log every step, not only warnings and errors.
+    pub verbose: bool,
+    /// Most entries per snapshot sub-directory (the trie's fan-out), at least 2.
+    pub threshold: u32,
+    /// On a failed integrity check: true = the call fails with
+    /// IntegrityFailed and nothing is skipped silently; false = the damaged
+    /// item is logged and skipped (doc/DESIGN.md, "Integrity policy").
+    pub integrity: bool,
+    /// Once a file is used by this many generations, the next generation
+    /// writes a fresh copy. 0 = never.
+    pub redundancy: u32,
+    /// Keep at most this many generations; 0 = no limit.
+    pub max_snapshots: u32,
+    /// Never purge below this many generations.
+    pub min_snapshots: u32,
+    /// Purge generations older than this many seconds; 0 = never.
+    pub expiration: u64,
+    /// Largest payload in bytes (the size of each session's buffer).
+    pub bufsize: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            verbose: false,
+            threshold: 100,
+            integrity: true,
+            redundancy: 3,
+            max_snapshots: 0,
+            min_snapshots: 0,
+            expiration: 0,
+            bufsize: 1024 * 1024,
+        }
+    }
+}
+
+/// A config that Snapper does not accept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    /// An attribute's value does not parse or is out of range.
+    BadValue {
+        /// The attribute.
+        attribute: &'static str,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// min_snapshots above a non-zero max_snapshots: retention could never
+    /// satisfy both.
+    Contradiction,
+    /// The text is not a `<config>` element.
+    NotAConfig,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::BadValue { attribute, expected } => {
+                write!(f, "config attribute '{attribute}': expected {expected}")
+            }
+            ConfigError::Contradiction => f.write_str("config: min_snapshots is larger than max_snapshots"),
+            ConfigError::NotAConfig => f.write_str("config: no <config> element"),
+        }
+    }
+}
+
+/// Genode's boolean spellings (`util/string.h`).
+fn parse_bool(value: &str) -> Option<bool> {
+    match value {
+        "yes" | "true" | "on" | "1" => Some(true),
+        "no" | "false" | "off" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_u64(value: &str) -> Option<u64> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok()
+}
+
+/// Genode's `Number_of_bytes`: digits with an optional K, M or G suffix
+/// (binary multiples).
+pub fn parse_size(value: &str) -> Option<u64> {
+    let (digits, factor) = match value.as_bytes().last()? {
+        b'K' => (&value[..value.len() - 1], 1u64 << 10),
+        b'M' => (&value[..value.len() - 1], 1 << 20),
+        b'G' => (&value[..value.len() - 1], 1 << 30),
+        _ => (value, 1),
+    };
+    parse_u64(digits)?.checked_mul(factor)
+}
+
+impl Config {
+    /// Builds a config from attribute name/value pairs (values unescaped).
+    pub fn from_attributes<'a>(attributes: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        for (name, value) in attributes {
+            config.set(name, value)?;
+        }
+        if config.max_snapshots != 0 && config.min_snapshots > config.max_snapshots {
+            return Err(ConfigError::Contradiction);
+        }
+        Ok(config)
+    }
+
+    /// Parses the `<config .../>` element at the start of `xml` (leading
+    /// whitespace, an XML declaration and comments are skipped; child nodes
+    /// such as `<vfs>` are not looked at).
+    pub fn from_xml(xml: &str) -> Result<Config, ConfigError> {
+        let attributes = xml::config_attributes(xml).ok_or(ConfigError::NotAConfig)?;
+        let mut decoded: alloc::vec::Vec<(&str, alloc::string::String)> = alloc::vec::Vec::new();
+        for (name, raw) in attributes.iter() {
+            let value = xml::unescape(raw).ok_or(ConfigError::NotAConfig)?;
+            decoded.push((name, value));
+        }
+        Self::from_attributes(decoded.iter().map(|(n, v)| (*n, v.as_str())))
+    }
+
+    fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        fn bad(attribute: &'static str, expected: &'static str) -> ConfigError {
+            ConfigError::BadValue { attribute, expected }
+        }
+        const UINT32: &str = "an unsigned integer below 2^32";
+        match name {
+            "verbose" => self.verbose = parse_bool(value).ok_or(bad("verbose", "yes or no"))?,
+            "integrity" => self.integrity = parse_bool(value).ok_or(bad("integrity", "yes or no"))?,
+            "threshold" => {
+                self.threshold = parse_u64(value)
+                    .and_then(|v| u32::try_from(v).ok())
+                    .filter(|v| *v >= 2)
+                    .ok_or(bad("threshold", "an unsigned integer from 2 to 2^32-1"))?
+            }
+            "redundancy" => {
+                self.redundancy = parse_u64(value).and_then(|v| u32::try_from(v).ok()).ok_or(bad("redundancy", UINT32))?
+            }
+            "max_snapshots" => {
+                self.max_snapshots =
+                    parse_u64(value).and_then(|v| u32::try_from(v).ok()).ok_or(bad("max_snapshots", UINT32))?
+            }
+            "min_snapshots" => {
+                self.min_snapshots =
+                    parse_u64(value).and_then(|v| u32::try_from(v).ok()).ok_or(bad("min_snapshots", UINT32))?
+            }
+            "expiration" => self.expiration = parse_u64(value).ok_or(bad("expiration", "seconds as an unsigned integer"))?,
+            "bufsize" => {
+                self.bufsize = parse_size(value)
+                    .filter(|v| (1..=MAX_BUFSIZE).contains(v))
+                    .ok_or(bad("bufsize", "a size from 1 to 4G-1, digits with an optional K, M or G"))?
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Just enough XML to read the attributes of one start tag.
+mod xml {
+    use alloc::string::String;
+    use alloc::vec::Vec;
+
+    /// Attributes of the first element if it is `<config ...>`.
+    pub fn config_attributes(text: &str) -> Option<Vec<(&str, &str)>> {
+        let mut rest = text.trim_start();
+        loop {
+            if let Some(after) = rest.strip_prefix("<?") {
+                rest = after.split_once("?>")?.1.trim_start();
+            } else if let Some(after) = rest.strip_prefix("<!--") {
+                rest = after.split_once("-->")?.1.trim_start();
+            } else {
+                break;
+            }
+        }
+        let mut rest = rest.strip_prefix("<config")?;
+        let mut attributes = Vec::new();
+        loop {
+            let trimmed = rest.trim_start();
+            let had_space = trimmed.len() != rest.len();
+            rest = trimmed;
+            if rest.starts_with('>') || rest.starts_with("/>") {
+                return Some(attributes);
+            }
+            if !had_space {
+                return None;
+            }
+            let (name, after) = rest.split_once('=')?;
+            let name = name.trim_end();
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                return None;
+            }
+            let after = after.trim_start();
+            let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+            let (value, after) = after[1..].split_once(quote)?;
+            if value.contains('<') {
+                return None;
+            }
+            if attributes.iter().any(|(n, _)| *n == name) {
+                return None;
+            }
+            attributes.push((name, value));
+            rest = after;
+        }
+    }
+
+    /// Resolves the five predefined entities and numeric references.
+    pub fn unescape(value: &str) -> Option<String> {
+        let mut out = String::with_capacity(value.len());
+        let mut rest = value;
+        while let Some(at) = rest.find('&') {
+            out.push_str(&rest[..at]);
+            let (entity, after) = rest[at + 1..].split_once(';')?;
+            let ch = match entity {
+                "amp" => '&',
+                "lt" => '<',
+                "gt" => '>',
+                "quot" => '"',
+                "apos" => '\'',
+                _ => {
+                    let code = if let Some(hex) = entity.strip_prefix("#x") {
+                        u32::from_str_radix(hex, 16).ok()?
+                    } else {
+                        entity.strip_prefix('#')?.parse().ok()?
+                    };
+                    char::from_u32(code)?
+                }
+            };
+            out.push(ch);
+            rest = after;
+        }
+        out.push_str(rest);
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_seeds() {
+        let config = Config::from_xml("<config/>").unwrap();
+        assert_eq!(config, Config::default());
+        assert_eq!((config.threshold, config.redundancy, config.bufsize, config.integrity), (100, 3, 1 << 20, true));
+    }
+
+    #[test]
+    fn reads_every_attribute() {
+        let xml = r#"<?xml version="1.0"?>
+            <!-- snapper -->
+            <config verbose="yes" threshold="16" integrity="false" redundancy='2'
+                    max_snapshots="10" min_snapshots="3" expiration="3600" bufsize="64K">
+                <vfs> <fs/> </vfs>
+            </config>"#;
+        let config = Config::from_xml(xml).unwrap();
+        assert_eq!(
+            config,
+            Config {
+                verbose: true,
+                threshold: 16,
+                integrity: false,
+                redundancy: 2,
+                max_snapshots: 10,
+                min_snapshots: 3,
+                expiration: 3600,
+                bufsize: 64 * 1024
+            }
+        );
+        assert_eq!(Config::from_xml(r#"<config bufsize="2M" unknown="x"/>"#).unwrap().bufsize, 2 << 20);
+        assert_eq!(Config::from_xml(r#"<config bufsize="1G"/>"#).unwrap().bufsize, 1 << 30);
+        assert_eq!(Config::from_xml(r#"<config bufsize="4096"/>"#).unwrap().bufsize, 4096);
+        assert!(Config::from_xml(r#"<config verbose="&#121;es"/>"#).unwrap().verbose);
+    }
+
+    #[test]
+    fn bad_values_name_their_attribute() {
+        let cases = [
+            (r#"<config verbose="maybe"/>"#, "verbose"),
+            (r#"<config integrity=""/>"#, "integrity"),
+            (r#"<config threshold="1"/>"#, "threshold"),
+            (r#"<config threshold="-5"/>"#, "threshold"),
+            (r#"<config threshold="4294967296"/>"#, "threshold"),
+            (r#"<config redundancy="3x"/>"#, "redundancy"),
+            (r#"<config max_snapshots=" 4"/>"#, "max_snapshots"),
+            (r#"<config min_snapshots="99999999999"/>"#, "min_snapshots"),
+            (r#"<config expiration="1.5"/>"#, "expiration"),
+            (r#"<config bufsize="0"/>"#, "bufsize"),
+            (r#"<config bufsize="4G"/>"#, "bufsize"),
+            (r#"<config bufsize="1T"/>"#, "bufsize"),
+            (r#"<config bufsize="99999999999999999999G"/>"#, "bufsize"),
+        ];
+        for (xml, attribute) in cases {
+            match Config::from_xml(xml) {
+                Err(ConfigError::BadValue { attribute: named, .. }) => assert_eq!(named, attribute, "{xml}"),
+                other => panic!("{xml}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            Config::from_xml(r#"<config max_snapshots="2" min_snapshots="3"/>"#),
+            Err(ConfigError::Contradiction)
+        );
+    }
+
+    #[test]
+    fn malformed_xml_is_refused() {
+        for xml in [
+            "",
+            "<vfs/>",
+            "<configx/>",
+            "<config verbose=yes/>",
+            r#"<config verbose="yes""#,
+            r#"<config verbose="yes"threshold="3"/>"#,
+            r#"<config verbose="yes" verbose="no"/>"#,
+            r#"<config verbose="&bogus;"/>"#,
+            "<!-- unterminated",
+        ] {
+            assert!(Config::from_xml(xml).is_err(), "{xml:?} accepted");
+        }
+    }
+}

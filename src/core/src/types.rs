@@ -1,0 +1,73 @@
+//! Newtypes for the numbers that must never be mixed up.
+
+use core::fmt;
+use serde::{Deserialize, Serialize};
+
+/// The 64-bit identifier a client gives an object (normally a page number).
+/// Every value is valid, 0 and `u64::MAX` included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ObjectId(pub u64);
+
+/// A generation number: strictly increasing over the life of a snapper root,
+/// so it, not the clock, decides which generation is the latest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Generation(pub u32);
+
+/// The number of a snapshot file within the generation that created it,
+/// counting from 0 without gaps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct FileNumber(pub u32);
+
+/// Where one copy of an object's content lives: a file of some generation.
+/// Paths are derived from this, never stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct FileRef {
+    /// The generation whose directory holds the file.
+    pub generation: Generation,
+    /// The file's number within that generation.
+    pub file: FileNumber,
+}
+
+/// Length of the change-detection digest in bytes (BLAKE3 truncated to 128 bits).
+pub const DIGEST_LEN: usize = 16;
+
+/// The change-detection digest of a payload.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Digest(pub [u8; DIGEST_LEN]);
+
+impl Digest {
+    /// BLAKE3 of the payload, truncated to its first 16 bytes.
+    pub fn of(payload: &[u8]) -> Self {
+        let full = blake3::hash(payload);
+        let mut out = [0u8; DIGEST_LEN];
+        out.copy_from_slice(&full.as_bytes()[..DIGEST_LEN]);
+        Digest(out)
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for byte in self.0 {
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#x}", self.0)
+    }
+}
+
+impl fmt::Display for Generation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl fmt::Display for FileRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{:x}", self.generation.0, self.file.0)
+    }
+}
