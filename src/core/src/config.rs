@@ -71,10 +71,15 @@ pub enum ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::BadValue { attribute, expected } => {
+            ConfigError::BadValue {
+                attribute,
+                expected,
+            } => {
                 write!(f, "config attribute '{attribute}': expected {expected}")
             }
-            ConfigError::Contradiction => f.write_str("config: min_snapshots is larger than max_snapshots"),
+            ConfigError::Contradiction => {
+                f.write_str("config: min_snapshots is larger than max_snapshots")
+            }
             ConfigError::NotAConfig => f.write_str("config: no <config> element"),
         }
     }
@@ -110,7 +115,9 @@ pub fn parse_size(value: &str) -> Option<u64> {
 
 impl Config {
     /// Builds a config from attribute name/value pairs (values unescaped).
-    pub fn from_attributes<'a>(attributes: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Config, ConfigError> {
+    pub fn from_attributes<'a>(
+        attributes: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Config, ConfigError> {
         let mut config = Config::default();
         for (name, value) in attributes {
             config.set(name, value)?;
@@ -136,12 +143,17 @@ impl Config {
 
     fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         fn bad(attribute: &'static str, expected: &'static str) -> ConfigError {
-            ConfigError::BadValue { attribute, expected }
+            ConfigError::BadValue {
+                attribute,
+                expected,
+            }
         }
         const UINT32: &str = "an unsigned integer below 2^32";
         match name {
             "verbose" => self.verbose = parse_bool(value).ok_or(bad("verbose", "yes or no"))?,
-            "integrity" => self.integrity = parse_bool(value).ok_or(bad("integrity", "yes or no"))?,
+            "integrity" => {
+                self.integrity = parse_bool(value).ok_or(bad("integrity", "yes or no"))?
+            }
             "threshold" => {
                 self.threshold = parse_u64(value)
                     .and_then(|v| u32::try_from(v).ok())
@@ -149,21 +161,31 @@ impl Config {
                     .ok_or(bad("threshold", "an unsigned integer from 2 to 2^32-1"))?
             }
             "redundancy" => {
-                self.redundancy = parse_u64(value).and_then(|v| u32::try_from(v).ok()).ok_or(bad("redundancy", UINT32))?
+                self.redundancy = parse_u64(value)
+                    .and_then(|v| u32::try_from(v).ok())
+                    .ok_or(bad("redundancy", UINT32))?
             }
             "max_snapshots" => {
-                self.max_snapshots =
-                    parse_u64(value).and_then(|v| u32::try_from(v).ok()).ok_or(bad("max_snapshots", UINT32))?
+                self.max_snapshots = parse_u64(value)
+                    .and_then(|v| u32::try_from(v).ok())
+                    .ok_or(bad("max_snapshots", UINT32))?
             }
             "min_snapshots" => {
-                self.min_snapshots =
-                    parse_u64(value).and_then(|v| u32::try_from(v).ok()).ok_or(bad("min_snapshots", UINT32))?
+                self.min_snapshots = parse_u64(value)
+                    .and_then(|v| u32::try_from(v).ok())
+                    .ok_or(bad("min_snapshots", UINT32))?
             }
-            "expiration" => self.expiration = parse_u64(value).ok_or(bad("expiration", "seconds as an unsigned integer"))?,
+            "expiration" => {
+                self.expiration =
+                    parse_u64(value).ok_or(bad("expiration", "seconds as an unsigned integer"))?
+            }
             "bufsize" => {
                 self.bufsize = parse_size(value)
                     .filter(|v| (1..=MAX_BUFSIZE).contains(v))
-                    .ok_or(bad("bufsize", "a size from 1 to 4G-1, digits with an optional K, M or G"))?
+                    .ok_or(bad(
+                        "bufsize",
+                        "a size from 1 to 4G-1, digits with an optional K, M or G",
+                    ))?
             }
             _ => {}
         }
@@ -202,7 +224,11 @@ mod xml {
             }
             let (name, after) = rest.split_once('=')?;
             let name = name.trim_end();
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
                 return None;
             }
             let after = after.trim_start();
@@ -257,7 +283,15 @@ mod tests {
     fn defaults_are_the_seeds() {
         let config = Config::from_xml("<config/>").unwrap();
         assert_eq!(config, Config::default());
-        assert_eq!((config.threshold, config.redundancy, config.bufsize, config.integrity), (100, 3, 1 << 20, true));
+        assert_eq!(
+            (
+                config.threshold,
+                config.redundancy,
+                config.bufsize,
+                config.integrity
+            ),
+            (100, 3, 1 << 20, true)
+        );
     }
 
     #[test]
@@ -282,10 +316,29 @@ mod tests {
                 bufsize: 64 * 1024
             }
         );
-        assert_eq!(Config::from_xml(r#"<config bufsize="2M" unknown="x"/>"#).unwrap().bufsize, 2 << 20);
-        assert_eq!(Config::from_xml(r#"<config bufsize="1G"/>"#).unwrap().bufsize, 1 << 30);
-        assert_eq!(Config::from_xml(r#"<config bufsize="4096"/>"#).unwrap().bufsize, 4096);
-        assert!(Config::from_xml(r#"<config verbose="&#121;es"/>"#).unwrap().verbose);
+        assert_eq!(
+            Config::from_xml(r#"<config bufsize="2M" unknown="x"/>"#)
+                .unwrap()
+                .bufsize,
+            2 << 20
+        );
+        assert_eq!(
+            Config::from_xml(r#"<config bufsize="1G"/>"#)
+                .unwrap()
+                .bufsize,
+            1 << 30
+        );
+        assert_eq!(
+            Config::from_xml(r#"<config bufsize="4096"/>"#)
+                .unwrap()
+                .bufsize,
+            4096
+        );
+        assert!(
+            Config::from_xml(r#"<config verbose="&#121;es"/>"#)
+                .unwrap()
+                .verbose
+        );
     }
 
     #[test]
@@ -307,7 +360,9 @@ mod tests {
         ];
         for (xml, attribute) in cases {
             match Config::from_xml(xml) {
-                Err(ConfigError::BadValue { attribute: named, .. }) => assert_eq!(named, attribute, "{xml}"),
+                Err(ConfigError::BadValue {
+                    attribute: named, ..
+                }) => assert_eq!(named, attribute, "{xml}"),
                 other => panic!("{xml}: {other:?}"),
             }
         }

@@ -117,7 +117,8 @@ impl SnapshotHeader {
         let mut out = [0u8; SNAPSHOT_HEADER_LEN];
         out[f::MAGIC].copy_from_slice(&SNAPSHOT_MAGIC);
         out[f::VERSION..f::VERSION + 2].copy_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
-        out[f::HEADER_LEN..f::HEADER_LEN + 2].copy_from_slice(&(SNAPSHOT_HEADER_LEN as u16).to_le_bytes());
+        out[f::HEADER_LEN..f::HEADER_LEN + 2]
+            .copy_from_slice(&(SNAPSHOT_HEADER_LEN as u16).to_le_bytes());
         out[f::OBJECT_ID..f::OBJECT_ID + 8].copy_from_slice(&self.id.0.to_le_bytes());
         out[f::PAYLOAD_LEN..f::PAYLOAD_LEN + 4].copy_from_slice(&self.payload_len.to_le_bytes());
         out[f::PAYLOAD_CRC..f::PAYLOAD_CRC + 4].copy_from_slice(&self.payload_crc.to_le_bytes());
@@ -131,7 +132,9 @@ impl SnapshotHeader {
     /// header CRC) and returns the header; the payload is not checked here.
     pub fn parse(file: &[u8]) -> Result<Self, DecodeError> {
         use snapshot_field as f;
-        let header = file.get(..SNAPSHOT_HEADER_LEN).ok_or(DecodeError::Truncated)?;
+        let header = file
+            .get(..SNAPSHOT_HEADER_LEN)
+            .ok_or(DecodeError::Truncated)?;
         if header.get(f::MAGIC) != Some(&SNAPSHOT_MAGIC[..]) {
             return Err(DecodeError::BadMagic);
         }
@@ -162,7 +165,9 @@ impl SnapshotHeader {
     /// Checks a whole snapshot file and returns its payload.
     pub fn verify(file: &[u8]) -> Result<(Self, &[u8]), DecodeError> {
         let header = Self::parse(file)?;
-        let payload = file.get(SNAPSHOT_HEADER_LEN..).ok_or(DecodeError::Truncated)?;
+        let payload = file
+            .get(SNAPSHOT_HEADER_LEN..)
+            .ok_or(DecodeError::Truncated)?;
         let expected = header.payload_len as usize;
         if payload.len() < expected {
             return Err(DecodeError::Truncated);
@@ -206,7 +211,10 @@ const NO_FILE: FileRef = FileRef {
 impl Backlinks {
     /// A single copy.
     pub fn one(link: FileRef) -> Self {
-        Backlinks { len: 1, links: [link, NO_FILE, NO_FILE] }
+        Backlinks {
+            len: 1,
+            links: [link, NO_FILE, NO_FILE],
+        }
     }
 
     /// `newest` followed by the copies of `older`, the oldest dropped when
@@ -263,9 +271,15 @@ impl<'de> Deserialize<'de> for Backlinks {
                 write!(f, "1 to {MAX_BACKLINKS} file references")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Backlinks, A::Error> {
-                let mut out = Backlinks { len: 0, links: [NO_FILE; MAX_BACKLINKS] };
+                let mut out = Backlinks {
+                    len: 0,
+                    links: [NO_FILE; MAX_BACKLINKS],
+                };
                 while let Some(link) = seq.next_element::<FileRef>()? {
-                    let slot = out.links.get_mut(out.len as usize).ok_or_else(|| A::Error::custom("too many backlinks"))?;
+                    let slot = out
+                        .links
+                        .get_mut(out.len as usize)
+                        .ok_or_else(|| A::Error::custom("too many backlinks"))?;
                     *slot = link;
                     out.len += 1;
                 }
@@ -346,14 +360,24 @@ impl Archive {
         sources: &[Source],
         entries: &[Entry],
     ) -> Result<Vec<u8>, DecodeError> {
-        let body = ArchiveRef { generation, name, created, fanout, file_count, sources, entries };
+        let body = ArchiveRef {
+            generation,
+            name,
+            created,
+            fanout,
+            file_count,
+            sources,
+            entries,
+        };
         let mut out = Vec::with_capacity(ARCHIVE_HEADER_LEN + 32 * entries.len() + 64);
         out.extend_from_slice(&ARCHIVE_MAGIC);
         out.extend_from_slice(&ARCHIVE_VERSION.to_le_bytes());
         out.extend_from_slice(&(ARCHIVE_HEADER_LEN as u16).to_le_bytes());
         out.extend_from_slice(&[0u8; 8]);
-        let mut out = postcard::to_extend(&body, out).map_err(|_| DecodeError::Malformed("encoding failed"))?;
-        let body_len = u32::try_from(out.len() - ARCHIVE_HEADER_LEN).map_err(|_| DecodeError::Malformed("archive over 4 GiB"))?;
+        let mut out = postcard::to_extend(&body, out)
+            .map_err(|_| DecodeError::Malformed("encoding failed"))?;
+        let body_len = u32::try_from(out.len() - ARCHIVE_HEADER_LEN)
+            .map_err(|_| DecodeError::Malformed("archive over 4 GiB"))?;
         out[8..12].copy_from_slice(&body_len.to_le_bytes());
         let crc = crc32(&[&out[..12], &out[ARCHIVE_HEADER_LEN..]]);
         out[12..16].copy_from_slice(&crc.to_le_bytes());
@@ -377,7 +401,9 @@ impl Archive {
             return Err(DecodeError::Malformed("header length"));
         }
         let body_len = le_u32(file, 8).ok_or(DecodeError::Truncated)? as usize;
-        let body = file.get(ARCHIVE_HEADER_LEN..).ok_or(DecodeError::Truncated)?;
+        let body = file
+            .get(ARCHIVE_HEADER_LEN..)
+            .ok_or(DecodeError::Truncated)?;
         if body.len() < body_len {
             return Err(DecodeError::Truncated);
         }
@@ -388,8 +414,8 @@ impl Archive {
         if crc32(&[&file[..12], body]) != stored_crc {
             return Err(DecodeError::ChecksumMismatch);
         }
-        let (archive, rest): (Archive, &[u8]) =
-            postcard::take_from_bytes(body).map_err(|_| DecodeError::Malformed("body does not decode"))?;
+        let (archive, rest): (Archive, &[u8]) = postcard::take_from_bytes(body)
+            .map_err(|_| DecodeError::Malformed("body does not decode"))?;
         if !rest.is_empty() {
             return Err(DecodeError::Malformed("bytes after the body"));
         }
@@ -399,8 +425,13 @@ impl Archive {
 
     fn validate(&self) -> Result<(), DecodeError> {
         match GenerationName::parse(&self.name) {
-            Some((_, created, generation)) if generation == self.generation && created == self.created => {}
-            _ => return Err(DecodeError::Malformed("name does not match generation and time")),
+            Some((_, created, generation))
+                if generation == self.generation && created == self.created => {}
+            _ => {
+                return Err(DecodeError::Malformed(
+                    "name does not match generation and time",
+                ))
+            }
         }
         if self.fanout < 2 {
             return Err(DecodeError::Malformed("fan-out below 2"));
@@ -412,11 +443,18 @@ impl Archive {
             if source.fanout < 2 || source.generation > self.generation {
                 return Err(DecodeError::Malformed("bad source"));
             }
-            if !matches!(GenerationName::parse(&source.name), Some((_, _, g)) if g == source.generation) {
-                return Err(DecodeError::Malformed("source name does not match its generation"));
+            if !matches!(GenerationName::parse(&source.name), Some((_, _, g)) if g == source.generation)
+            {
+                return Err(DecodeError::Malformed(
+                    "source name does not match its generation",
+                ));
             }
-            if source.generation == self.generation && (source.name != self.name || source.fanout != self.fanout) {
-                return Err(DecodeError::Malformed("source disagrees with the archive header"));
+            if source.generation == self.generation
+                && (source.name != self.name || source.fanout != self.fanout)
+            {
+                return Err(DecodeError::Malformed(
+                    "source disagrees with the archive header",
+                ));
             }
         }
         for (index, entry) in self.entries.iter().enumerate() {
@@ -425,7 +463,9 @@ impl Archive {
             }
             for link in entry.backlinks.iter() {
                 if self.source(link.generation).is_none() {
-                    return Err(DecodeError::Malformed("backlink to a generation not among the sources"));
+                    return Err(DecodeError::Malformed(
+                        "backlink to a generation not among the sources",
+                    ));
                 }
                 if link.generation == self.generation && link.file.0 >= self.file_count {
                     return Err(DecodeError::Malformed("backlink past the file count"));
@@ -451,7 +491,10 @@ impl Archive {
 
 /// Binary search in entries sorted by id.
 pub fn find_entry(entries: &[Entry], id: ObjectId) -> Option<&Entry> {
-    entries.binary_search_by_key(&id, |e| e.id).ok().and_then(|at| entries.get(at))
+    entries
+        .binary_search_by_key(&id, |e| e.id)
+        .ok()
+        .and_then(|at| entries.get(at))
 }
 
 #[cfg(test)]
@@ -461,7 +504,10 @@ mod tests {
     use alloc::vec;
 
     fn link(generation: u32, file: u32) -> FileRef {
-        FileRef { generation: Generation(generation), file: FileNumber(file) }
+        FileRef {
+            generation: Generation(generation),
+            file: FileNumber(file),
+        }
     }
 
     /// The bytes of a fixed snapshot file header, checked independently
@@ -470,7 +516,11 @@ mod tests {
     #[test]
     fn snapshot_header_bytes_are_pinned() {
         let payload = b"hello";
-        let header = SnapshotHeader::for_payload(ObjectId(0x0102_0304_0506_0708), payload, Digest([0xAB; 16]));
+        let header = SnapshotHeader::for_payload(
+            ObjectId(0x0102_0304_0506_0708),
+            payload,
+            Digest([0xAB; 16]),
+        );
         let bytes = header.emit();
         let expected: [u8; 48] = [
             b'S', b'N', b'P', b'F', 1, 0, 48, 0, //
@@ -483,25 +533,39 @@ mod tests {
         assert_eq!(bytes, expected, "{bytes:02x?}");
         let mut file = bytes.to_vec();
         file.extend_from_slice(payload);
-        assert_eq!(SnapshotHeader::verify(&file).map(|(h, p)| (h, p.to_vec())), Ok((header, payload.to_vec())));
+        assert_eq!(
+            SnapshotHeader::verify(&file).map(|(h, p)| (h, p.to_vec())),
+            Ok((header, payload.to_vec()))
+        );
     }
 
     #[test]
     fn snapshot_damage_is_reported() {
         let payload = [7u8; 100];
-        let mut file = SnapshotHeader::for_payload(ObjectId(1), &payload, Digest::of(&payload)).emit().to_vec();
+        let mut file = SnapshotHeader::for_payload(ObjectId(1), &payload, Digest::of(&payload))
+            .emit()
+            .to_vec();
         file.extend_from_slice(&payload);
         for bit in 0..file.len() * 8 {
             let mut damaged = file.clone();
             damaged[bit / 8] ^= 1 << (bit % 8);
-            assert!(SnapshotHeader::verify(&damaged).is_err(), "bit {bit} flip not detected");
+            assert!(
+                SnapshotHeader::verify(&damaged).is_err(),
+                "bit {bit} flip not detected"
+            );
         }
         for len in 0..file.len() {
-            assert!(SnapshotHeader::verify(&file[..len]).is_err(), "truncation to {len} not detected");
+            assert!(
+                SnapshotHeader::verify(&file[..len]).is_err(),
+                "truncation to {len} not detected"
+            );
         }
         let mut longer = file.clone();
         longer.push(0);
-        assert_eq!(SnapshotHeader::verify(&longer).err(), Some(DecodeError::TrailingBytes));
+        assert_eq!(
+            SnapshotHeader::verify(&longer).err(),
+            Some(DecodeError::TrailingBytes)
+        );
     }
 
     fn sample_archive() -> Archive {
@@ -514,11 +578,24 @@ mod tests {
             fanout: 100,
             file_count: 1,
             sources: vec![
-                Source { generation: Generation(1), name: older.as_str().into(), fanout: 16 },
-                Source { generation: Generation(2), name: name.as_str().into(), fanout: 100 },
+                Source {
+                    generation: Generation(1),
+                    name: older.as_str().into(),
+                    fanout: 16,
+                },
+                Source {
+                    generation: Generation(2),
+                    name: name.as_str().into(),
+                    fanout: 100,
+                },
             ],
             entries: vec![
-                Entry { id: ObjectId(0), size: 4, digest: Digest([1; 16]), backlinks: Backlinks::one(link(1, 0)) },
+                Entry {
+                    id: ObjectId(0),
+                    size: 4,
+                    digest: Digest([1; 16]),
+                    backlinks: Backlinks::one(link(1, 0)),
+                },
                 Entry {
                     id: ObjectId(u64::MAX),
                     size: 300,
@@ -530,7 +607,16 @@ mod tests {
     }
 
     fn encode(a: &Archive) -> Vec<u8> {
-        Archive::encode(a.generation, &a.name, a.created, a.fanout, a.file_count, &a.sources, &a.entries).unwrap()
+        Archive::encode(
+            a.generation,
+            &a.name,
+            a.created,
+            a.fanout,
+            a.file_count,
+            &a.sources,
+            &a.entries,
+        )
+        .unwrap()
     }
 
     /// The archive bytes, pinned and checked independently (a hand-written
@@ -562,7 +648,10 @@ mod tests {
         for bit in 0..bytes.len() * 8 {
             let mut damaged = bytes.clone();
             damaged[bit / 8] ^= 1 << (bit % 8);
-            assert!(Archive::decode(&damaged).is_err(), "bit {bit} flip not detected");
+            assert!(
+                Archive::decode(&damaged).is_err(),
+                "bit {bit} flip not detected"
+            );
         }
         for len in 0..bytes.len() {
             assert!(Archive::decode(&bytes[..len]).is_err());
@@ -573,7 +662,10 @@ mod tests {
     fn archive_rules_are_enforced() {
         let mut unsorted = sample_archive();
         unsorted.entries.swap(0, 1);
-        assert_eq!(Archive::decode(&encode(&unsorted)), Err(DecodeError::Malformed("entries not strictly ascending")));
+        assert_eq!(
+            Archive::decode(&encode(&unsorted)),
+            Err(DecodeError::Malformed("entries not strictly ascending"))
+        );
         let mut dangling = sample_archive();
         dangling.sources.remove(0);
         assert!(Archive::decode(&encode(&dangling)).is_err());
@@ -591,7 +683,10 @@ mod tests {
         for g in 2..6 {
             links = Backlinks::prepend(link(g, 0), &links);
         }
-        assert_eq!(links.iter().copied().collect::<Vec<_>>(), vec![link(5, 0), link(4, 0), link(3, 0)]);
+        assert_eq!(
+            links.iter().copied().collect::<Vec<_>>(),
+            vec![link(5, 0), link(4, 0), link(3, 0)]
+        );
         let too_many = postcard::to_allocvec(&vec![link(1, 0); 4]).unwrap();
         assert!(postcard::from_bytes::<Backlinks>(&too_many).is_err());
         let none = postcard::to_allocvec(&Vec::<FileRef>::new()).unwrap();

@@ -65,7 +65,14 @@ impl GenerationName {
         if bytes.len() < TIME_PART_LEN + GENERATION_DIGITS || bytes.len() > TIME_PART_LEN + 10 {
             return None;
         }
-        let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'-')];
+        let separators = [
+            (4, b'-'),
+            (7, b'-'),
+            (10, b'T'),
+            (13, b':'),
+            (16, b':'),
+            (19, b'-'),
+        ];
         for (index, byte) in separators {
             if bytes.get(index) != Some(&byte) {
                 return None;
@@ -176,12 +183,18 @@ mod tests {
         let a = GenerationName::new(1_795_545_149, Generation(7));
         assert_eq!(a.as_str(), "2026-11-24T18:32:29-00000007");
         let (parsed, created, generation) = GenerationName::parse(a.as_str()).unwrap();
-        assert_eq!((parsed, created, generation), (a.clone(), 1_795_545_149, Generation(7)));
+        assert_eq!(
+            (parsed, created, generation),
+            (a.clone(), 1_795_545_149, Generation(7))
+        );
         let b = GenerationName::new(1_795_545_149, Generation(8));
         let c = GenerationName::new(1_795_545_150, Generation(9));
         assert!(a < b && b < c);
         let wide = GenerationName::new(0, Generation(u32::MAX));
-        assert_eq!(GenerationName::parse(wide.as_str()).map(|p| p.2), Some(Generation(u32::MAX)));
+        assert_eq!(
+            GenerationName::parse(wide.as_str()).map(|p| p.2),
+            Some(Generation(u32::MAX))
+        );
     }
 
     #[test]
@@ -208,16 +221,26 @@ mod tests {
     #[test]
     fn paths_form_a_trie_with_bounded_fanout() {
         let name = GenerationName::new(0, Generation(1));
-        assert_eq!(file_path(name.as_str(), 100, FileNumber(0)), "1970-01-01T00:00:00-00000001/snapshot/1/0");
-        assert_eq!(file_path(name.as_str(), 100, FileNumber(99)), "1970-01-01T00:00:00-00000001/snapshot/1/63");
-        assert_eq!(file_path(name.as_str(), 100, FileNumber(100)), "1970-01-01T00:00:00-00000001/snapshot/2/1/64");
+        assert_eq!(
+            file_path(name.as_str(), 100, FileNumber(0)),
+            "1970-01-01T00:00:00-00000001/snapshot/1/0"
+        );
+        assert_eq!(
+            file_path(name.as_str(), 100, FileNumber(99)),
+            "1970-01-01T00:00:00-00000001/snapshot/1/63"
+        );
+        assert_eq!(
+            file_path(name.as_str(), 100, FileNumber(100)),
+            "1970-01-01T00:00:00-00000001/snapshot/2/1/64"
+        );
         assert_eq!(
             file_path(name.as_str(), 100, FileNumber(123_456)),
             "1970-01-01T00:00:00-00000001/snapshot/3/c/22/1e240"
         );
         // Count entries per directory for a few thousand files: never above the fan-out.
         for fanout in [2u32, 3, 16, 100] {
-            let mut entries: BTreeMap<String, alloc::collections::BTreeSet<String>> = BTreeMap::new();
+            let mut entries: BTreeMap<String, alloc::collections::BTreeSet<String>> =
+                BTreeMap::new();
             let mut depth = 0;
             for n in 0..5_000u32 {
                 let path = file_path(name.as_str(), fanout, FileNumber(n));
@@ -225,7 +248,10 @@ mod tests {
                 let mut parent = String::new();
                 for part in path.split('/') {
                     if !parent.is_empty() {
-                        entries.entry(parent.clone()).or_default().insert(part.into());
+                        entries
+                            .entry(parent.clone())
+                            .or_default()
+                            .insert(part.into());
                         parent.push('/');
                     }
                     parent.push_str(part);
@@ -235,11 +261,18 @@ mod tests {
             }
             for (dir, children) in &entries {
                 if dir.matches('/').count() >= 2 {
-                    assert!(children.len() as u32 <= fanout, "{dir} holds {}", children.len());
+                    assert!(
+                        children.len() as u32 <= fanout,
+                        "{dir} holds {}",
+                        children.len()
+                    );
                 }
             }
             let expected = 3 + (5_000f64.ln() / f64::from(fanout).ln()).ceil() as usize;
-            assert!(depth <= expected, "fanout {fanout}: depth {depth} > {expected}");
+            assert!(
+                depth <= expected,
+                "fanout {fanout}: depth {depth} > {expected}"
+            );
         }
     }
 }

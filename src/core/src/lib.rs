@@ -28,6 +28,8 @@ pub mod types;
 
 pub use config::{Config, ConfigError};
 pub use error::{code_of, Error};
-pub use snapper::{GenerationInfo, GenerationStatus, InitOutcome, Level, Platform, SnapshotStats, Snapper, State};
+pub use snapper::{
+    GenerationInfo, GenerationStatus, InitOutcome, Level, Platform, Snapper, SnapshotStats, State,
+};
 pub use storage::{DirEntry, EntryKind, MemStorage, Storage, StorageError};
 pub use types::{Digest, FileNumber, FileRef, Generation, ObjectId};

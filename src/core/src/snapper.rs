@@ -10,7 +10,9 @@ use core::fmt;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::format::{Archive, Backlinks, DecodeError, Entry, SnapshotHeader, Source, SNAPSHOT_HEADER_LEN};
+use crate::format::{
+    Archive, Backlinks, DecodeError, Entry, SnapshotHeader, Source, SNAPSHOT_HEADER_LEN,
+};
 use crate::layout::{self, GenerationName, ARCHIVE, ARCHIVE_TMP, SNAPSHOT_DIR};
 use crate::storage::{EntryKind, Storage, StorageError};
 use crate::types::{Digest, FileNumber, FileRef, Generation, ObjectId};
@@ -127,7 +129,11 @@ struct Loaded {
 
 impl Loaded {
     fn from_archive(archive: Archive) -> Self {
-        Loaded { generation: archive.generation, sources: archive.sources, entries: archive.entries }
+        Loaded {
+            generation: archive.generation,
+            sources: archive.sources,
+            entries: archive.entries,
+        }
     }
 
     fn source(&self, generation: Generation) -> Option<&Source> {
@@ -231,7 +237,12 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             match (entry.kind, GenerationName::parse(&entry.name)) {
                 (EntryKind::Dir, Some((name, created, generation))) => {
                     if self.gens.contains_key(&generation) {
-                        log!(self, Level::Warning, "two directories claim generation {generation}; ignoring '{}'", entry.name);
+                        log!(
+                            self,
+                            Level::Warning,
+                            "two directories claim generation {generation}; ignoring '{}'",
+                            entry.name
+                        );
                         continue;
                     }
                     self.gens.insert(
@@ -247,28 +258,51 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
                         },
                     );
                 }
-                _ => log!(self, Level::Debug, "ignoring '{}' in the snapper root", entry.name),
+                _ => log!(
+                    self,
+                    Level::Debug,
+                    "ignoring '{}' in the snapper root",
+                    entry.name
+                ),
             }
         }
         let generations: Vec<Generation> = self.gens.keys().copied().collect();
         for generation in generations {
-            let Some(name) = self.gens.get(&generation).map(|r| r.name.clone()) else { continue };
+            let Some(name) = self.gens.get(&generation).map(|r| r.name.clone()) else {
+                continue;
+            };
             match self.read_archive(&name) {
                 Ok(archive) => self.adopt(archive),
                 Err(ReadError::Missing) => {}
                 Err(ReadError::Io(e)) => {
-                    log!(self, Level::Error, "generation '{name}': archive unreadable ({e}); treating it as damaged");
-                    self.set_status(generation, GenerationStatus::Damaged(DecodeError::Truncated));
+                    log!(
+                        self,
+                        Level::Error,
+                        "generation '{name}': archive unreadable ({e}); treating it as damaged"
+                    );
+                    self.set_status(
+                        generation,
+                        GenerationStatus::Damaged(DecodeError::Truncated),
+                    );
                 }
                 Err(ReadError::Decode(e)) => {
-                    log!(self, Level::Error, "generation '{name}': archive damaged ({e}); the generation is not valid");
+                    log!(
+                        self,
+                        Level::Error,
+                        "generation '{name}': archive damaged ({e}); the generation is not valid"
+                    );
                     self.set_status(generation, GenerationStatus::Damaged(e));
                 }
             }
         }
         if let Some((generation, record)) = self.gens.iter().next_back() {
             self.next_generation = Generation(generation.0.saturating_add(1));
-            self.last_created = self.gens.values().map(|r| r.created).max().unwrap_or(record.created);
+            self.last_created = self
+                .gens
+                .values()
+                .map(|r| r.created)
+                .max()
+                .unwrap_or(record.created);
         }
         let valid = self.valid_generations().count();
         log!(
@@ -355,19 +389,26 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
     }
 
     fn valid_generations(&self) -> impl DoubleEndedIterator<Item = (&Generation, &GenRecord)> {
-        self.gens.iter().filter(|(_, r)| r.status == GenerationStatus::Valid)
+        self.gens
+            .iter()
+            .filter(|(_, r)| r.status == GenerationStatus::Valid)
     }
 
     fn read_archive(&mut self, name: &GenerationName) -> Result<Archive, ReadError> {
         let path = layout::in_generation(name.as_str(), ARCHIVE);
-        match self.storage.read_file(&path, MAX_ARCHIVE_BYTES, &mut self.scratch) {
+        match self
+            .storage
+            .read_file(&path, MAX_ARCHIVE_BYTES, &mut self.scratch)
+        {
             Ok(()) => {}
             Err(StorageError::NotFound) => return Err(ReadError::Missing),
             Err(e) => return Err(ReadError::Io(e)),
         }
         let archive = Archive::decode(&self.scratch).map_err(ReadError::Decode)?;
         if archive.name != name.as_str() {
-            return Err(ReadError::Decode(DecodeError::Malformed("archive names another directory")));
+            return Err(ReadError::Decode(DecodeError::Malformed(
+                "archive names another directory",
+            )));
         }
         Ok(archive)
     }
@@ -463,7 +504,10 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         let created = self.platform.now().max(self.last_created);
         let name = GenerationName::new(created, generation);
         let snapshot_dir = layout::in_generation(name.as_str(), SNAPSHOT_DIR);
-        let made = self.storage.create_dir(name.as_str()).and_then(|()| self.storage.create_dir(&snapshot_dir));
+        let made = self
+            .storage
+            .create_dir(name.as_str())
+            .and_then(|()| self.storage.create_dir(&snapshot_dir));
         // Whatever happens, this number is used: a failed attempt may have
         // left a directory under it.
         self.next_generation = Generation(generation.0 + 1);
@@ -506,7 +550,6 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         );
     }
 
-
     /// Stores one object of the generation being created. Content equal to
     /// the base generation's costs no I/O: the new archive links to the old
     /// file, unless that file already serves `redundancy` generations, in
@@ -517,7 +560,11 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         }
         if payload.len() as u64 > self.config.bufsize {
             let (len, bufsize) = (payload.len(), self.config.bufsize);
-            log!(self, Level::Error, "object {id}: payload of {len} bytes exceeds bufsize {bufsize}; not stored");
+            log!(
+                self,
+                Level::Error,
+                "object {id}: payload of {len} bytes exceeds bufsize {bufsize}; not stored"
+            );
             return Err(Error::PayloadTooLarge);
         }
         // bufsize is below 4 GiB (Config), so the length fits.
@@ -541,7 +588,12 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             None => Backlinks::one(self.write_snapshot_file(id, payload, digest)?),
         };
         if let Phase::Creation(creation) = &mut self.phase {
-            creation.entries.push(Entry { id, size, digest, backlinks });
+            creation.entries.push(Entry {
+                id,
+                size,
+                digest,
+                backlinks,
+            });
             creation.stats.objects += 1;
         }
         Ok(())
@@ -551,14 +603,22 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         self.config.redundancy != 0 && self.ref_count(newest) >= self.config.redundancy
     }
 
-    fn write_snapshot_file(&mut self, id: ObjectId, payload: &[u8], digest: Digest) -> Result<FileRef, Error> {
+    fn write_snapshot_file(
+        &mut self,
+        id: ObjectId,
+        payload: &[u8],
+        digest: Digest,
+    ) -> Result<FileRef, Error> {
         let Phase::Creation(creation) = &mut self.phase else {
             return Err(Error::InvalidState);
         };
         let number = FileNumber(creation.file_count);
         // The number is spent even if the write fails, so a retry never
         // meets a half-written file under the same name.
-        creation.file_count = creation.file_count.checked_add(1).ok_or(Error::StorageFailed)?;
+        creation.file_count = creation
+            .file_count
+            .checked_add(1)
+            .ok_or(Error::StorageFailed)?;
         let dirs = layout::file_dirs(creation.name.as_str(), creation.fanout, number);
         for (depth, dir) in dirs.iter().enumerate().skip(1) {
             if creation.open_dirs.get(depth) == Some(dir) {
@@ -567,7 +627,11 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             match self.storage.create_dir(dir) {
                 Ok(()) | Err(StorageError::AlreadyExists) => {}
                 Err(e) => {
-                    log!(self, Level::Error, "object {id}: cannot create directory '{dir}': {e}");
+                    log!(
+                        self,
+                        Level::Error,
+                        "object {id}: cannot create directory '{dir}': {e}"
+                    );
                     return Err(Error::StorageFailed);
                 }
             }
@@ -576,12 +640,19 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         let header = SnapshotHeader::for_payload(id, payload, digest).emit();
         let path = layout::file_path(creation.name.as_str(), creation.fanout, number);
         if let Err(e) = self.storage.write_new_file(&path, &[&header, payload]) {
-            log!(self, Level::Error, "object {id}: cannot write '{path}': {e}");
+            log!(
+                self,
+                Level::Error,
+                "object {id}: cannot write '{path}': {e}"
+            );
             return Err(Error::StorageFailed);
         }
         creation.stats.files_written += 1;
         creation.stats.bytes_written += (header.len() + payload.len()) as u64;
-        Ok(FileRef { generation: creation.generation, file: number })
+        Ok(FileRef {
+            generation: creation.generation,
+            file: number,
+        })
     }
 
     /// Commits the generation: writes its archive under a temporary name,
@@ -593,7 +664,11 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         };
         if creation.entries.is_empty() {
             let name = creation.name.clone();
-            log!(self, Level::Warning, "commit with no objects: generation '{name}' dropped");
+            log!(
+                self,
+                Level::Warning,
+                "commit with no objects: generation '{name}' dropped"
+            );
             self.abort();
             return Err(Error::NoData);
         }
@@ -605,13 +680,21 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         let mut sources = Vec::with_capacity(referenced.len());
         for generation in referenced {
             let source = if generation == creation.generation {
-                Source { generation, name: creation.name.as_str().into(), fanout: creation.fanout }
+                Source {
+                    generation,
+                    name: creation.name.as_str().into(),
+                    fanout: creation.fanout,
+                }
             } else {
                 // Every older link came from the base's entries.
                 match self.base.as_ref().and_then(|b| b.source(generation)) {
                     Some(source) => source.clone(),
                     None => {
-                        log!(self, Level::Error, "internal: no source for generation {generation}; commit refused");
+                        log!(
+                            self,
+                            Level::Error,
+                            "internal: no source for generation {generation}; commit refused"
+                        );
                         return Err(Error::StorageFailed);
                     }
                 }
@@ -644,7 +727,12 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             .and_then(|()| self.storage.rename(&tmp, &archive));
         if let Err(e) = staged {
             let _ = self.storage.remove(&tmp);
-            log!(self, Level::Error, "commit of '{}' failed: {e}; the generation stays open", creation.name);
+            log!(
+                self,
+                Level::Error,
+                "commit of '{}' failed: {e}; the generation stays open",
+                creation.name
+            );
             return Err(Error::StorageFailed);
         }
         let durable = self.storage.sync();
@@ -679,7 +767,11 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             stats.bytes_written + stats.archive_bytes
         );
         let name = creation.name;
-        self.base = Some(Loaded { generation: creation.generation, sources, entries: creation.entries });
+        self.base = Some(Loaded {
+            generation: creation.generation,
+            sources,
+            entries: creation.entries,
+        });
         for orphan in orphans {
             if self.ref_count(orphan) == 0 {
                 self.delete_file(orphan);
@@ -705,7 +797,11 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
                 let generation = creation.generation;
                 self.remember_incomplete(generation, creation.name, creation.created);
                 if let Err(e) = self.sweep_generation(generation) {
-                    log!(self, Level::Warning, "aborted generation not yet removed ({e}); the next init_snapshot retries");
+                    log!(
+                        self,
+                        Level::Warning,
+                        "aborted generation not yet removed ({e}); the next init_snapshot retries"
+                    );
                 }
             }
             Phase::Restoration(..) | Phase::Purge | Phase::Dormant => {}
@@ -724,17 +820,29 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             None => self.latest_for_restore()?,
             Some(text) => {
                 let Some(generation) = self.lookup(text) else {
-                    log!(self, Level::Warning, "open_generation: no generation named '{text}'");
+                    log!(
+                        self,
+                        Level::Warning,
+                        "open_generation: no generation named '{text}'"
+                    );
                     return Err(Error::LoadGenFailed);
                 };
                 match self.gens.get(&generation).map(|r| r.status) {
                     Some(GenerationStatus::Valid) => generation,
                     Some(GenerationStatus::Damaged(e)) => {
-                        log!(self, Level::Error, "open_generation: '{text}' has a damaged archive ({e})");
+                        log!(
+                            self,
+                            Level::Error,
+                            "open_generation: '{text}' has a damaged archive ({e})"
+                        );
                         return Err(decode_error(e));
                     }
                     _ => {
-                        log!(self, Level::Warning, "open_generation: '{text}' was never committed or is purged");
+                        log!(
+                            self,
+                            Level::Warning,
+                            "open_generation: '{text}' was never committed or is purged"
+                        );
                         return Err(Error::LoadGenFailed);
                     }
                 }
@@ -787,7 +895,10 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
 
     fn lookup(&self, text: &str) -> Option<Generation> {
         let (_, _, generation) = GenerationName::parse(text)?;
-        self.gens.get(&generation).filter(|r| r.name.as_str() == text).map(|_| generation)
+        self.gens
+            .get(&generation)
+            .filter(|r| r.name.as_str() == text)
+            .map(|_| generation)
     }
 
     fn load(&mut self, generation: Generation) -> Result<Loaded, Error> {
@@ -802,11 +913,19 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
                 Err(Error::LoadGenFailed)
             }
             Err(ReadError::Io(e)) => {
-                log!(self, Level::Error, "generation '{name}': cannot read the archive: {e}");
+                log!(
+                    self,
+                    Level::Error,
+                    "generation '{name}': cannot read the archive: {e}"
+                );
                 Err(io_error(e))
             }
             Err(ReadError::Decode(e)) => {
-                log!(self, Level::Error, "generation '{name}': archive damaged ({e})");
+                log!(
+                    self,
+                    Level::Error,
+                    "generation '{name}': archive damaged ({e})"
+                );
                 self.set_status(generation, GenerationStatus::Damaged(e));
                 Err(decode_error(e))
             }
@@ -826,22 +945,37 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             _ => return Err(Error::InvalidState),
         };
         let Some(entry) = crate::format::find_entry(&archive.entries, id).copied() else {
-            log!(self, Level::Debug, "restore: object {id} is not in the open generation");
+            log!(
+                self,
+                Level::Debug,
+                "restore: object {id} is not in the open generation"
+            );
             return Err(Error::NoMatches);
         };
         let size = entry.size as usize;
         if buf.len() < size {
-            log!(self, Level::Error, "restore: object {id} has {size} bytes, the buffer only {}", buf.len());
+            log!(
+                self,
+                Level::Error,
+                "restore: object {id} has {size} bytes, the buffer only {}",
+                buf.len()
+            );
             return Err(Error::BufferTooSmall);
         }
         let mut io_failures = 0;
         let mut version_failures = 0;
         for link in entry.backlinks.iter() {
-            let Some(source) = archive.source(link.generation) else { continue };
+            let Some(source) = archive.source(link.generation) else {
+                continue;
+            };
             let path = layout::file_path(&source.name, source.fanout, link.file);
             let limit = (SNAPSHOT_HEADER_LEN + size) as u64;
             if let Err(e) = self.storage.read_file(&path, limit, &mut self.scratch) {
-                log!(self, Level::Warning, "restore: object {id}: copy '{path}' unreadable ({e})");
+                log!(
+                    self,
+                    Level::Warning,
+                    "restore: object {id}: copy '{path}' unreadable ({e})"
+                );
                 if e != StorageError::NotFound {
                     io_failures += 1;
                 }
@@ -849,24 +983,38 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             }
             match SnapshotHeader::verify(&self.scratch) {
                 Ok((header, payload))
-                    if header.id == id && header.digest == entry.digest && payload.len() == size =>
+                    if header.id == id
+                        && header.digest == entry.digest
+                        && payload.len() == size =>
                 {
                     buf[..size].copy_from_slice(payload);
                     buf[size..].fill(0);
                     return Ok(size);
                 }
-                Ok(_) => log!(self, Level::Warning, "restore: object {id}: copy '{path}' holds other content"),
+                Ok(_) => log!(
+                    self,
+                    Level::Warning,
+                    "restore: object {id}: copy '{path}' holds other content"
+                ),
                 Err(e) => {
                     if matches!(e, DecodeError::UnsupportedVersion(_)) {
                         version_failures += 1;
                     }
-                    log!(self, Level::Warning, "restore: object {id}: copy '{path}' is damaged ({e})")
+                    log!(
+                        self,
+                        Level::Warning,
+                        "restore: object {id}: copy '{path}' is damaged ({e})"
+                    )
                 }
             }
         }
         buf.fill(0);
         let copies = entry.backlinks.len();
-        log!(self, Level::Error, "restore: object {id}: none of its {copies} copies is intact");
+        log!(
+            self,
+            Level::Error,
+            "restore: object {id}: none of its {copies} copies is intact"
+        );
         Err(if io_failures == copies {
             Error::RestoreFailed
         } else if version_failures == copies {
@@ -931,7 +1079,11 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             Some(GenerationStatus::Damaged(_)) => {}
             _ => {
                 let name = String::from(self.name_of(target));
-                log!(self, Level::Warning, "purge: '{name}' is not a committed generation");
+                log!(
+                    self,
+                    Level::Warning,
+                    "purge: '{name}' is not a committed generation"
+                );
                 return Err(Error::NoPriorGen);
             }
         }
@@ -963,7 +1115,12 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         match self.storage.remove(&archive) {
             Ok(()) | Err(StorageError::NotFound) => {}
             Err(e) => {
-                log!(self, Level::Error, "purge of '{}' failed: cannot remove its archive: {e}", record.name);
+                log!(
+                    self,
+                    Level::Error,
+                    "purge of '{}' failed: cannot remove its archive: {e}",
+                    record.name
+                );
                 if self.base.is_none() {
                     self.reload_base();
                 }
@@ -973,6 +1130,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         let was_valid = record.status == GenerationStatus::Valid;
         if let Some(r) = self.gens.get_mut(&target) {
             r.status = GenerationStatus::NoArchive;
+            r.objects = 0;
             r.needs_sweep = true;
         }
         let dead = self.count_refs(&entries, -1);
@@ -991,12 +1149,19 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         let deleted = if was_valid {
             let mut doomed: BTreeSet<FileRef> = dead.into_iter().collect();
             for file in 0..record.file_count.unwrap_or(0) {
-                let link = FileRef { generation: target, file: FileNumber(file) };
+                let link = FileRef {
+                    generation: target,
+                    file: FileNumber(file),
+                };
                 if self.ref_count(link) == 0 {
                     doomed.insert(link);
                 }
             }
-            let (deleted, complete) = self.delete_files(&doomed);
+            let own_dirs = [
+                String::from(record.name.as_str()),
+                layout::in_generation(record.name.as_str(), SNAPSHOT_DIR),
+            ];
+            let (deleted, complete) = self.delete_files(&doomed, &own_dirs);
             if complete {
                 if let Some(r) = self.gens.get_mut(&target) {
                     r.needs_sweep = false;
@@ -1006,7 +1171,12 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         } else {
             self.sweep_generation(target).unwrap_or(0)
         };
-        log!(self, Level::Info, "purged '{}': {deleted} files deleted", record.name);
+        log!(
+            self,
+            Level::Info,
+            "purged '{}': {deleted} files deleted",
+            record.name
+        );
         Ok(())
     }
 
@@ -1024,15 +1194,19 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         };
     }
 
-    /// Deletes files, then every directory left empty above them (the
-    /// generation directory included). Returns how many files went and
+    /// Deletes files, then every directory left empty above them and
+    /// among `also_dirs` (generation directories included). Returns how many files went and
     /// whether every deletion succeeded.
-    fn delete_files(&mut self, doomed: &BTreeSet<FileRef>) -> (u64, bool) {
+    fn delete_files(&mut self, doomed: &BTreeSet<FileRef>, also_dirs: &[String]) -> (u64, bool) {
         let mut deleted = 0;
         let mut complete = true;
-        let mut dirs: BTreeSet<String> = BTreeSet::new();
+        let mut dirs: BTreeSet<String> = also_dirs.iter().cloned().collect();
         for link in doomed {
-            let Some((name, fanout)) = self.gens.get(&link.generation).and_then(|r| Some((r.name.clone(), r.fanout?))) else {
+            let Some((name, fanout)) = self
+                .gens
+                .get(&link.generation)
+                .and_then(|r| Some((r.name.clone(), r.fanout?)))
+            else {
                 continue;
             };
             let path = layout::file_path(name.as_str(), fanout, link.file);
@@ -1064,8 +1238,16 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
 
     /// Drops the record of a generation whose directory is gone.
     fn forget_if_gone(&mut self, generation: Generation) {
-        let still_used = self.refs.get(&generation).is_some_and(|counts| counts.iter().any(|c| *c > 0));
-        if !still_used && self.gens.get(&generation).is_some_and(|r| r.status == GenerationStatus::NoArchive) {
+        let still_used = self
+            .refs
+            .get(&generation)
+            .is_some_and(|counts| counts.iter().any(|c| *c > 0));
+        if !still_used
+            && self
+                .gens
+                .get(&generation)
+                .is_some_and(|r| r.status == GenerationStatus::NoArchive)
+        {
             self.gens.remove(&generation);
             self.refs.remove(&generation);
         }
@@ -1074,7 +1256,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
     fn delete_file(&mut self, link: FileRef) {
         let mut one = BTreeSet::new();
         one.insert(link);
-        self.delete_files(&one);
+        self.delete_files(&one, &[]);
     }
 
     /// Purges what retention asks for; the state must be Dormant.
@@ -1101,8 +1283,15 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
                 if valid <= self.config.max_snapshots as usize || valid <= floor {
                     break;
                 }
-                let Some(oldest) = self.valid_generations().next().map(|(g, _)| *g) else { break };
-                log!(self, Level::Debug, "retention: {valid} generations, max_snapshots is {}", self.config.max_snapshots);
+                let Some(oldest) = self.valid_generations().next().map(|(g, _)| *g) else {
+                    break;
+                };
+                log!(
+                    self,
+                    Level::Debug,
+                    "retention: {valid} generations, max_snapshots is {}",
+                    self.config.max_snapshots
+                );
                 self.purge_generation(oldest)?;
             }
         }
@@ -1113,14 +1302,23 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
                 if valid <= floor.max(1) {
                     break;
                 }
-                let Some((oldest, created)) = self.valid_generations().next().map(|(g, r)| (*g, r.created)) else {
+                let Some((oldest, created)) = self
+                    .valid_generations()
+                    .next()
+                    .map(|(g, r)| (*g, r.created))
+                else {
                     break;
                 };
                 if now.saturating_sub(created) <= self.config.expiration {
                     break;
                 }
                 let name = String::from(self.name_of(oldest));
-                log!(self, Level::Debug, "retention: '{name}' is older than {} s", self.config.expiration);
+                log!(
+                    self,
+                    Level::Debug,
+                    "retention: '{name}' is older than {} s",
+                    self.config.expiration
+                );
                 self.purge_generation(oldest)?;
             }
         }
@@ -1139,7 +1337,9 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         let mut deleted = 0;
         let generations: Vec<Generation> = self.gens.keys().copied().collect();
         for generation in generations {
-            let Some(record) = self.gens.get(&generation).cloned() else { continue };
+            let Some(record) = self.gens.get(&generation).cloned() else {
+                continue;
+            };
             if let GenerationStatus::Damaged(e) = record.status {
                 if self.config.integrity {
                     log!(self, Level::Error, "purge_zombies: '{}' has a damaged archive ({e}); kept for inspection (integrity=yes)", record.name);
@@ -1153,12 +1353,21 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
                 Ok(count) => deleted += count,
                 Err(e) => {
                     failed = true;
-                    log!(self, Level::Error, "purge_zombies: '{}' not fully swept: {e}", record.name);
+                    log!(
+                        self,
+                        Level::Error,
+                        "purge_zombies: '{}' not fully swept: {e}",
+                        record.name
+                    );
                 }
             }
         }
         self.phase = Phase::Dormant;
-        log!(self, Level::Info, "purge_zombies: {deleted} unreferenced files deleted");
+        log!(
+            self,
+            Level::Info,
+            "purge_zombies: {deleted} unreferenced files deleted"
+        );
         if held_for_integrity {
             Err(Error::IntegrityFailed)
         } else if failed {
@@ -1177,9 +1386,17 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             .collect();
         for generation in pending {
             match self.sweep_generation(generation) {
-                Ok(count) if count > 0 => log!(self, Level::Info, "dropped {count} files of an incomplete generation"),
+                Ok(count) if count > 0 => log!(
+                    self,
+                    Level::Info,
+                    "dropped {count} files of an incomplete generation"
+                ),
                 Ok(_) => {}
-                Err(e) => log!(self, Level::Warning, "incomplete generation not fully removed ({e}); retried later"),
+                Err(e) => log!(
+                    self,
+                    Level::Warning,
+                    "incomplete generation not fully removed ({e}); retried later"
+                ),
             }
         }
     }
@@ -1188,9 +1405,16 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
     /// references (its own archive is kept while the generation is valid),
     /// and the directories that become empty.
     fn sweep_generation(&mut self, generation: Generation) -> Result<u64, StorageError> {
-        let Some(record) = self.gens.get(&generation).cloned() else { return Ok(0) };
+        let Some(record) = self.gens.get(&generation).cloned() else {
+            return Ok(0);
+        };
         let mut deleted = 0;
-        let emptied = self.sweep_dir(&record, generation, record.name.as_str().into(), &mut deleted)?;
+        let emptied = self.sweep_dir(
+            &record,
+            generation,
+            record.name.as_str().into(),
+            &mut deleted,
+        )?;
         if emptied {
             self.storage.remove(record.name.as_str())?;
             self.forget_if_gone(generation);
@@ -1201,7 +1425,13 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
     }
 
     /// Sweeps `dir` recursively; true if nothing is left in it.
-    fn sweep_dir(&mut self, record: &GenRecord, generation: Generation, dir: String, deleted: &mut u64) -> Result<bool, StorageError> {
+    fn sweep_dir(
+        &mut self,
+        record: &GenRecord,
+        generation: Generation,
+        dir: String,
+        deleted: &mut u64,
+    ) -> Result<bool, StorageError> {
         let entries = match self.storage.list_dir(&dir) {
             Ok(entries) => entries,
             Err(StorageError::NotFound) => return Ok(false),
@@ -1233,14 +1463,26 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
     }
 
     fn is_live_file(&self, record: &GenRecord, generation: Generation, path: &str) -> bool {
-        if record.status == GenerationStatus::Valid && path == layout::in_generation(record.name.as_str(), ARCHIVE) {
+        if record.status == GenerationStatus::Valid
+            && path == layout::in_generation(record.name.as_str(), ARCHIVE)
+        {
             return true;
         }
-        let Some(fanout) = record.fanout else { return false };
-        let Some(leaf) = path.rsplit('/').next() else { return false };
-        let Ok(number) = u32::from_str_radix(leaf, 16) else { return false };
-        let link = FileRef { generation, file: FileNumber(number) };
-        self.ref_count(link) > 0 && layout::file_path(record.name.as_str(), fanout, link.file) == path
+        let Some(fanout) = record.fanout else {
+            return false;
+        };
+        let Some(leaf) = path.rsplit('/').next() else {
+            return false;
+        };
+        let Ok(number) = u32::from_str_radix(leaf, 16) else {
+            return false;
+        };
+        let link = FileRef {
+            generation,
+            file: FileNumber(number),
+        };
+        self.ref_count(link) > 0
+            && layout::file_path(record.name.as_str(), fanout, link.file) == path
     }
 }
 
@@ -1258,7 +1500,9 @@ fn sort_and_dedupe(entries: &mut Vec<Entry>, generation: Generation) -> Vec<File
                     replaced
                         .backlinks
                         .iter()
-                        .filter(|l| l.generation == generation && !entry.backlinks.iter().any(|n| n == *l))
+                        .filter(|l| {
+                            l.generation == generation && !entry.backlinks.iter().any(|n| n == *l)
+                        })
                         .copied(),
                 );
             }

@@ -195,7 +195,10 @@ impl MemStorage {
         }
         let found = self
             .nodes
-            .range::<str, _>((core::ops::Bound::Included(prefix.as_str()), core::ops::Bound::Unbounded))
+            .range::<str, _>((
+                core::ops::Bound::Included(prefix.as_str()),
+                core::ops::Bound::Unbounded,
+            ))
             .take_while(|(name, _)| name.starts_with(prefix.as_str()))
             .filter(|(name, _)| !name[prefix.len()..].contains('/'))
             .collect();
@@ -212,13 +215,16 @@ impl Storage for MemStorage {
 
     fn write_new_file(&mut self, path: &str, parts: &[&[u8]]) -> Result<(), StorageError> {
         self.check_new(path)?;
-        self.nodes.insert(path.into(), MemNode::File(parts.concat()));
+        self.nodes
+            .insert(path.into(), MemNode::File(parts.concat()));
         Ok(())
     }
 
     fn read_at(&mut self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError> {
         let bytes = self.file(path)?;
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
         let available = &bytes[start..];
         let count = available.len().min(buf.len());
         buf[..count].copy_from_slice(&available[..count]);
@@ -292,15 +298,27 @@ mod tests {
         fs.create_dir("a/b").unwrap();
         fs.write_new_file("a/f", &[b"he", b"llo"]).unwrap();
         fs.write_new_file("ab", &[b"other"]).unwrap();
-        fs.write_new_file("a-z", &[b"sorts between a and a/"]).unwrap();
-        assert_eq!(fs.write_new_file("a/f", &[b"x"]), Err(StorageError::AlreadyExists));
+        fs.write_new_file("a-z", &[b"sorts between a and a/"])
+            .unwrap();
+        assert_eq!(
+            fs.write_new_file("a/f", &[b"x"]),
+            Err(StorageError::AlreadyExists)
+        );
         let mut buf = [0u8; 8];
         assert_eq!(fs.read_at("a/f", 1, &mut buf), Ok(4));
         assert_eq!(&buf[..4], b"ello");
         assert_eq!(fs.read_at("a/f", 99, &mut buf), Ok(0));
-        let mut names: Vec<_> = fs.list_dir("a").unwrap().into_iter().map(|e| (e.name, e.kind)).collect();
+        let mut names: Vec<_> = fs
+            .list_dir("a")
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.name, e.kind))
+            .collect();
         names.sort();
-        assert_eq!(names, [("b".into(), EntryKind::Dir), ("f".into(), EntryKind::File)]);
+        assert_eq!(
+            names,
+            [("b".into(), EntryKind::Dir), ("f".into(), EntryKind::File)]
+        );
         assert_eq!(fs.list_dir("").unwrap().len(), 3);
         assert_eq!(fs.remove("a"), Err(StorageError::NotEmpty));
         fs.write_new_file("a/g", &[]).unwrap();

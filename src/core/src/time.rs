@@ -102,7 +102,10 @@ mod tests {
         ];
         for (secs, (y, mo, d, h, mi, s)) in cases {
             let dt = DateTime::from_unix(secs);
-            assert_eq!((dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second), (y, mo, d, h, mi, s));
+            assert_eq!(
+                (dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second),
+                (y, mo, d, h, mi, s)
+            );
             assert_eq!(dt.to_unix(), Some(secs));
         }
     }
@@ -118,10 +121,41 @@ mod tests {
 
     #[test]
     fn rejects_impossible_dates() {
-        let base = DateTime { year: 2025, month: 2, day: 29, hour: 0, minute: 0, second: 0 };
+        let base = DateTime {
+            year: 2025,
+            month: 2,
+            day: 29,
+            hour: 0,
+            minute: 0,
+            second: 0,
+        };
         assert_eq!(base.to_unix(), None);
-        assert_eq!(DateTime { month: 13, day: 1, ..base }.to_unix(), None);
-        assert_eq!(DateTime { year: 1969, day: 1, ..base }.to_unix(), None);
-        assert_eq!(DateTime { day: 1, hour: 24, ..base }.to_unix(), None);
+        assert_eq!(
+            DateTime {
+                month: 13,
+                day: 1,
+                ..base
+            }
+            .to_unix(),
+            None
+        );
+        assert_eq!(
+            DateTime {
+                year: 1969,
+                day: 1,
+                ..base
+            }
+            .to_unix(),
+            None
+        );
+        assert_eq!(
+            DateTime {
+                day: 1,
+                hour: 24,
+                ..base
+            }
+            .to_unix(),
+            None
+        );
     }
 }
