@@ -1,0 +1,829 @@
+//! The C ABI of `shim/snapper_genode.h`, implemented over std: Genode's
+//! stand-in under `cargo test`.
+//!
+//! The components' Rust code calls the very same `extern "C"` symbols it
+//! calls on Genode; here they resolve to the functions below instead of the
+//! C++ shim. Each thread is one "component" (Genode components are
+//! single-threaded too), so tests run in parallel without sharing state:
+//!
+//! - log: stderr, and kept per thread for tests to inspect ([`log_lines`]);
+//! - config: an XML string ([`install`]), top-level attributes only;
+//! - VFS: a host directory; a sync fsyncs every file and directory written
+//!   since the previous sync, and is counted ([`stats`]);
+//! - RTC: the system clock; timer: `std::time::Instant`;
+//! - Snapper session: served by direct calls in the same thread, the
+//!   "dataspace" being a heap buffer of `bufsize` bytes.
+//!
+//! What it cannot stand for: Genode's RPC marshalling and capability
+//! checks, quota accounting, the `fs` plugin's asynchronous packets, and
+//! lwext4's own behaviour (its cache, its non-atomic rename-over, its
+//! crash recovery). Those are checked by the C++ type check
+//! (`shim/check.sh`) and by running the Genode scenario (`run/`).
+
+// Every `sg_*` function's safety contract is the C header's: pointers valid
+// for the lengths given. Repeating it per function would add nothing.
+#![allow(clippy::missing_safety_doc)]
+
+use std::alloc::{alloc, dealloc, Layout};
+use std::boxed::Box;
+use std::cell::{Cell, RefCell};
+use std::ffi::{c_char, c_int, c_void};
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::string::{String, ToString};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::vec::Vec;
+use std::{eprintln, format, thread_local};
+
+use crate::log::Level;
+use crate::sys::{self, sg_bytes, sg_rpc, sg_rtc_time, sg_session_ops, sg_status};
+
+/// What the host VFS did, for tests that check the I/O pattern.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostStats {
+    /// Calls of `sg_vfs_sync`.
+    pub syncs: u64,
+    /// Files created by `sg_vfs_write_new`.
+    pub files_written: u64,
+    /// Calls of `sg_client_call` that reached the server.
+    pub rpcs: u64,
+}
+
+struct ClientSession {
+    id: u64,
+    buf: Box<[u8]>,
+}
+
+thread_local! {
+    static CONFIG: RefCell<Option<String>> = const { RefCell::new(None) };
+    static VFS_ROOT: RefCell<Option<PathBuf>> = const { RefCell::new(None) };
+    static VFS_READY: Cell<bool> = const { Cell::new(false) };
+    static UNSYNCED: RefCell<Vec<PathBuf>> = const { RefCell::new(Vec::new()) };
+    static STATS: Cell<HostStats> = Cell::new(HostStats::default());
+    static SERVER: Cell<Option<(*const sg_session_ops, usize)>> = const { Cell::new(None) };
+    static CLIENT: RefCell<Option<ClientSession>> = const { RefCell::new(None) };
+    static NEXT_SESSION: Cell<u64> = const { Cell::new(1) };
+    static LOG: RefCell<Vec<(Level, String)>> = const { RefCell::new(Vec::new()) };
+    static START: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Makes this thread a fresh component with `config` (the config ROM, XML)
+/// and `vfs_root` as the root of its VFS. Forgets any previous component of
+/// this thread (a served handler is leaked, as on Genode).
+pub fn install(config: &str, vfs_root: &Path) {
+    CONFIG.with(|c| *c.borrow_mut() = Some(config.into()));
+    VFS_ROOT.with(|r| *r.borrow_mut() = Some(vfs_root.into()));
+    VFS_READY.with(|r| r.set(false));
+    UNSYNCED.with(|u| u.borrow_mut().clear());
+    STATS.with(|s| s.set(HostStats::default()));
+    SERVER.with(|s| s.set(None));
+    CLIENT.with(|c| *c.borrow_mut() = None);
+    LOG.with(|l| l.borrow_mut().clear());
+}
+
+/// The lines logged by this thread's component since [`install`].
+pub fn log_lines() -> Vec<(Level, String)> {
+    LOG.with(|l| l.borrow().clone())
+}
+
+/// The VFS and session counters of this thread's component.
+pub fn stats() -> HostStats {
+    STATS.with(|s| s.get())
+}
+
+fn count(f: impl FnOnce(&mut HostStats)) {
+    STATS.with(|s| {
+        let mut stats = s.get();
+        f(&mut stats);
+        s.set(stats);
+    })
+}
+
+/// # Safety
+/// `ptr` valid for `len` bytes or `len == 0`.
+unsafe fn slice<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
+    if ptr.is_null() || len == 0 {
+        &[]
+    } else {
+        // SAFETY: per the contract.
+        unsafe { std::slice::from_raw_parts(ptr, len) }
+    }
+}
+
+/// # Safety
+/// `ptr` valid for `len` bytes or `len == 0`.
+unsafe fn text<'a>(ptr: *const c_char, len: usize) -> Option<&'a str> {
+    std::str::from_utf8(unsafe { slice(ptr.cast(), len) }).ok()
+}
+
+/*************************
+ ** Component lifecycle **
+ *************************/
+
+/// Host `sg_log`: stderr, and remembered for [`log_lines`].
+#[no_mangle]
+pub unsafe extern "C" fn sg_log(level: sys::sg_log_level, msg: *const c_char, len: usize) {
+    let bytes = unsafe { slice(msg.cast(), len) };
+    let line = String::from_utf8_lossy(bytes).into_owned();
+    let level = match level {
+        sys::SG_LOG_WARNING => Level::Warning,
+        sys::SG_LOG_ERROR => Level::Error,
+        _ => Level::Info,
+    };
+    let prefix = match level {
+        Level::Info => "",
+        Level::Warning => "Warning: ",
+        Level::Error => "Error: ",
+    };
+    eprintln!("{prefix}{line}");
+    LOG.with(|l| l.borrow_mut().push((level, line)));
+}
+
+/// Host `sg_exit`: ends the process, as the parent would end the component.
+#[no_mangle]
+pub extern "C" fn sg_exit(code: c_int) -> ! {
+    std::process::exit(code)
+}
+
+/**********
+ ** Heap **
+ **********/
+
+const HEAP_ALIGN: usize = 16;
+
+/// Host `sg_alloc`: 16-byte aligned, like Genode's heap.
+#[no_mangle]
+pub extern "C" fn sg_alloc(size: usize) -> *mut c_void {
+    match Layout::from_size_align(size.max(1), HEAP_ALIGN) {
+        // SAFETY: non-zero size.
+        Ok(layout) => unsafe { alloc(layout) }.cast(),
+        Err(_) => std::ptr::null_mut(),
+    }
+}
+
+/// Host `sg_free`.
+///
+/// # Safety
+/// `ptr` from `sg_alloc(size)`.
+#[no_mangle]
+pub unsafe extern "C" fn sg_free(ptr: *mut c_void, size: usize) {
+    if let (false, Ok(layout)) = (
+        ptr.is_null(),
+        Layout::from_size_align(size.max(1), HEAP_ALIGN),
+    ) {
+        unsafe { dealloc(ptr.cast(), layout) }
+    }
+}
+
+/************
+ ** Config **
+ ************/
+
+/// The attributes of the first element of `xml` (after an XML declaration
+/// and comments), values raw. `None` if there is no well-formed start tag.
+pub fn top_attributes(xml: &str) -> Option<Vec<(String, String)>> {
+    let mut rest = xml.trim_start();
+    loop {
+        if let Some(after) = rest.strip_prefix("<?") {
+            rest = after.split_once("?>")?.1.trim_start();
+        } else if let Some(after) = rest.strip_prefix("<!--") {
+            rest = after.split_once("-->")?.1.trim_start();
+        } else {
+            break;
+        }
+    }
+    rest = rest.strip_prefix('<')?;
+    let name_end = rest.find(|c: char| c.is_whitespace() || c == '>' || c == '/')?;
+    if name_end == 0 {
+        return None;
+    }
+    rest = &rest[name_end..];
+    let mut out = Vec::new();
+    loop {
+        rest = rest.trim_start();
+        if rest.starts_with('>') || rest.starts_with("/>") {
+            return Some(out);
+        }
+        let (name, after) = rest.split_once('=')?;
+        let name = name.trim();
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return None;
+        }
+        let after = after.trim_start();
+        let quote = after.chars().next().filter(|q| *q == '"' || *q == '\'')?;
+        let (value, after) = after[1..].split_once(quote)?;
+        out.push((name.to_string(), value.to_string()));
+        rest = after;
+    }
+}
+
+/// Host `sg_config_attributes`: the installed config's top-level attributes.
+#[no_mangle]
+pub unsafe extern "C" fn sg_config_attributes(
+    ctx: *mut c_void,
+    f: sys::sg_attribute_fn,
+) -> sg_status {
+    let Some(config) = CONFIG.with(|c| c.borrow().clone()) else {
+        return sys::SG_ERR_UNAVAILABLE;
+    };
+    let Some(attributes) = top_attributes(&config) else {
+        return sys::SG_ERR_UNAVAILABLE;
+    };
+    for (name, value) in &attributes {
+        unsafe {
+            f(
+                ctx,
+                name.as_ptr().cast(),
+                name.len(),
+                value.as_ptr().cast(),
+                value.len(),
+            )
+        };
+    }
+    sys::SG_OK
+}
+
+/*********
+ ** VFS **
+ *********/
+
+fn status_of(error: &std::io::Error) -> sg_status {
+    match error.kind() {
+        ErrorKind::NotFound => sys::SG_ERR_NOT_FOUND,
+        ErrorKind::AlreadyExists => sys::SG_ERR_EXISTS,
+        ErrorKind::DirectoryNotEmpty => sys::SG_ERR_NOT_EMPTY,
+        ErrorKind::NotADirectory | ErrorKind::IsADirectory => sys::SG_ERR_WRONG_KIND,
+        ErrorKind::StorageFull => sys::SG_ERR_NO_SPACE,
+        ErrorKind::OutOfMemory => sys::SG_ERR_NO_MEMORY,
+        _ => sys::SG_ERR_IO,
+    }
+}
+
+/// The host path for a VFS path, refusing what Genode's VFS would not take
+/// (the VFS's 512-byte path limit included) or what would leave the root.
+///
+/// # Safety
+/// `ptr` valid for `len` bytes or `len == 0`.
+unsafe fn resolve(ptr: *const c_char, len: usize, allow_root: bool) -> Result<PathBuf, sg_status> {
+    if !VFS_READY.with(|r| r.get()) {
+        return Err(sys::SG_ERR_UNAVAILABLE);
+    }
+    let root = VFS_ROOT
+        .with(|r| r.borrow().clone())
+        .ok_or(sys::SG_ERR_UNAVAILABLE)?;
+    let path = unsafe { text(ptr, len) }.ok_or(sys::SG_ERR_INVALID)?;
+    if path.is_empty() {
+        return if allow_root {
+            Ok(root)
+        } else {
+            Err(sys::SG_ERR_INVALID)
+        };
+    }
+    if len + 2 > 512
+        || path
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..")
+        || path.contains('\0')
+    {
+        return Err(sys::SG_ERR_INVALID);
+    }
+    Ok(root.join(path))
+}
+
+/// Host `sg_vfs_init`: the installed directory must exist.
+#[no_mangle]
+pub extern "C" fn sg_vfs_init() -> sg_status {
+    match VFS_ROOT.with(|r| r.borrow().clone()) {
+        Some(root) if root.is_dir() => {
+            VFS_READY.with(|r| r.set(true));
+            sys::SG_OK
+        }
+        _ => sys::SG_ERR_UNAVAILABLE,
+    }
+}
+
+fn remember_unsynced(path: &Path) {
+    UNSYNCED.with(|u| u.borrow_mut().push(path.into()));
+}
+
+/// Host `sg_vfs_create_dir`.
+#[no_mangle]
+pub unsafe extern "C" fn sg_vfs_create_dir(path: *const c_char, len: usize) -> sg_status {
+    let path = match unsafe { resolve(path, len, false) } {
+        Ok(p) => p,
+        Err(s) => return s,
+    };
+    match fs::create_dir(&path) {
+        Ok(()) => {
+            remember_unsynced(&path);
+            sys::SG_OK
+        }
+        Err(e) => status_of(&e),
+    }
+}
+
+/// Host `sg_vfs_write_new`: no fsync here, as on Genode.
+#[no_mangle]
+pub unsafe extern "C" fn sg_vfs_write_new(
+    path: *const c_char,
+    len: usize,
+    parts: *const sg_bytes,
+    num_parts: usize,
+) -> sg_status {
+    let path = match unsafe { resolve(path, len, false) } {
+        Ok(p) => p,
+        Err(s) => return s,
+    };
+    let parts = if parts.is_null() || num_parts == 0 {
+        &[][..]
+    } else {
+        unsafe { std::slice::from_raw_parts(parts, num_parts) }
+    };
+    let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
+        Ok(f) => f,
+        Err(e) => return status_of(&e),
+    };
+    for part in parts {
+        if let Err(e) = file.write_all(unsafe { slice(part.ptr, part.len) }) {
+            return status_of(&e);
+        }
+    }
+    remember_unsynced(&path);
+    count(|s| s.files_written += 1);
+    sys::SG_OK
+}
+
+/// Host `sg_vfs_read_at`.
+#[no_mangle]
+pub unsafe extern "C" fn sg_vfs_read_at(
+    path: *const c_char,
+    len: usize,
+    offset: u64,
+    buf: *mut u8,
+    buf_len: usize,
+    out_read: *mut usize,
+) -> sg_status {
+    unsafe { *out_read = 0 };
+    let path = match unsafe { resolve(path, len, false) } {
+        Ok(p) => p,
+        Err(s) => return s,
+    };
+    if path.is_dir() {
+        return sys::SG_ERR_WRONG_KIND;
+    }
+    let mut file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) => return status_of(&e),
+    };
+    if let Err(e) = file.seek(SeekFrom::Start(offset)) {
+        return status_of(&e);
+    }
+    let out = if buf.is_null() || buf_len == 0 {
+        &mut [][..]
+    } else {
+        unsafe { std::slice::from_raw_parts_mut(buf, buf_len) }
+    };
+    let mut total = 0;
+    while total < out.len() {
+        match file.read(&mut out[total..]) {
+            Ok(0) => break,
+            Ok(n) => total += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return status_of(&e),
+        }
+    }
+    unsafe { *out_read = total };
+    sys::SG_OK
+}
+
+/// Host `sg_vfs_file_size`.
+#[no_mangle]
+pub unsafe extern "C" fn sg_vfs_file_size(
+    path: *const c_char,
+    len: usize,
+    out_size: *mut u64,
+) -> sg_status {
+    unsafe { *out_size = 0 };
+    let path = match unsafe { resolve(path, len, false) } {
+        Ok(p) => p,
+        Err(s) => return s,
+    };
+    match fs::metadata(&path) {
+        Ok(m) if m.is_file() => {
+            unsafe { *out_size = m.len() };
+            sys::SG_OK
+        }
+        Ok(_) => sys::SG_ERR_WRONG_KIND,
+        Err(e) => status_of(&e),
+    }
+}
+
+/// Host `sg_vfs_list_dir`.
+#[no_mangle]
+pub unsafe extern "C" fn sg_vfs_list_dir(
+    path: *const c_char,
+    len: usize,
+    ctx: *mut c_void,
+    f: sys::sg_dirent_fn,
+) -> sg_status {
+    let path = match unsafe { resolve(path, len, true) } {
+        Ok(p) => p,
+        Err(s) => return s,
+    };
+    if path.is_file() {
+        return sys::SG_ERR_WRONG_KIND;
+    }
+    let entries = match fs::read_dir(&path) {
+        Ok(e) => e,
+        Err(e) => return status_of(&e),
+    };
+    for entry in entries {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => return status_of(&e),
+        };
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        unsafe { f(ctx, name.as_ptr().cast(), name.len(), c_int::from(is_dir)) };
+    }
+    sys::SG_OK
+}
+
+/// Host `sg_vfs_remove`: a file, or an empty directory.
+#[no_mangle]
+pub unsafe extern "C" fn sg_vfs_remove(path: *const c_char, len: usize) -> sg_status {
+    let path = match unsafe { resolve(path, len, false) } {
+        Ok(p) => p,
+        Err(s) => return s,
+    };
+    let result = match fs::symlink_metadata(&path) {
+        Ok(m) if m.is_dir() => fs::remove_dir(&path),
+        Ok(_) => fs::remove_file(&path),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => {
+            if let Some(parent) = path.parent() {
+                remember_unsynced(parent);
+            }
+            sys::SG_OK
+        }
+        Err(e) => status_of(&e),
+    }
+}
+
+/// Host `sg_vfs_rename`: refuses an existing target, as the shim does.
+#[no_mangle]
+pub unsafe extern "C" fn sg_vfs_rename(
+    from: *const c_char,
+    from_len: usize,
+    to: *const c_char,
+    to_len: usize,
+) -> sg_status {
+    let (from, to) = match unsafe { (resolve(from, from_len, false), resolve(to, to_len, false)) } {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(s), _) | (_, Err(s)) => return s,
+    };
+    if fs::symlink_metadata(&to).is_ok() {
+        return sys::SG_ERR_EXISTS;
+    }
+    match fs::rename(&from, &to) {
+        Ok(()) => {
+            remember_unsynced(&to);
+            if let Some(parent) = to.parent() {
+                remember_unsynced(parent);
+            }
+            sys::SG_OK
+        }
+        Err(e) => status_of(&e),
+    }
+}
+
+/// Host `sg_vfs_sync`: fsyncs what changed since the last sync, and the
+/// directories holding it, so that on the host too the data is durable.
+#[no_mangle]
+pub extern "C" fn sg_vfs_sync() -> sg_status {
+    if !VFS_READY.with(|r| r.get()) {
+        return sys::SG_ERR_UNAVAILABLE;
+    }
+    count(|s| s.syncs += 1);
+    let mut paths = UNSYNCED.with(|u| std::mem::take(&mut *u.borrow_mut()));
+    let parents: Vec<PathBuf> = paths
+        .iter()
+        .filter_map(|p| p.parent().map(Path::to_path_buf))
+        .collect();
+    paths.extend(parents);
+    paths.sort();
+    paths.dedup();
+    for path in paths {
+        // Removed since written: nothing left to make durable.
+        if let Ok(file) = File::open(&path) {
+            if let Err(e) = file.sync_all() {
+                return status_of(&e);
+            }
+        }
+    }
+    sys::SG_OK
+}
+
+/*****************
+ ** RTC, timer **
+ *****************/
+
+/// Civil UTC time of `unix` seconds (Howard Hinnant's civil_from_days).
+pub fn civil_from_unix(unix: u64) -> sg_rtc_time {
+    let days = (unix / 86_400) as i64;
+    let rem = unix % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    sg_rtc_time {
+        year: year as u32,
+        month: month as u32,
+        day: day as u32,
+        hour: (rem / 3_600) as u32,
+        minute: (rem % 3_600 / 60) as u32,
+        second: (rem % 60) as u32,
+        microsecond: 0,
+    }
+}
+
+/// Host `sg_rtc_now`: the system clock.
+#[no_mangle]
+pub unsafe extern "C" fn sg_rtc_now(out: *mut sg_rtc_time) -> sg_status {
+    let Ok(now) = SystemTime::now().duration_since(UNIX_EPOCH) else {
+        return sys::SG_ERR_IO;
+    };
+    let mut t = civil_from_unix(now.as_secs());
+    t.microsecond = now.subsec_micros();
+    unsafe { *out = t };
+    sys::SG_OK
+}
+
+/// Host `sg_timer_elapsed_us`.
+#[no_mangle]
+pub extern "C" fn sg_timer_elapsed_us() -> u64 {
+    let start = START.with(|s| {
+        if s.get().is_none() {
+            s.set(Some(Instant::now()));
+        }
+        s.get()
+    });
+    start.map(|s| s.elapsed().as_micros() as u64).unwrap_or(0)
+}
+
+/// Host `sg_timer_sleep_us`.
+#[no_mangle]
+pub extern "C" fn sg_timer_sleep_us(us: u64) {
+    std::thread::sleep(std::time::Duration::from_micros(us));
+}
+
+/*****************************************
+ ** Snapper session                     **
+ *****************************************/
+
+/// Host `sg_serve`: remembers the callbacks for this thread's client.
+#[no_mangle]
+pub unsafe extern "C" fn sg_serve(ops: *const sg_session_ops, bufsize: usize) -> sg_status {
+    if ops.is_null() || bufsize == 0 {
+        return sys::SG_ERR_INVALID;
+    }
+    if SERVER.with(|s| s.get()).is_some() {
+        return sys::SG_ERR_EXISTS;
+    }
+    SERVER.with(|s| s.set(Some((ops, bufsize))));
+    sys::SG_OK
+}
+
+/// Host `sg_client_open`: a session to this thread's server, its buffer on
+/// the heap.
+#[no_mangle]
+pub extern "C" fn sg_client_open() -> sg_status {
+    let Some((_, bufsize)) = SERVER.with(|s| s.get()) else {
+        return sys::SG_ERR_UNAVAILABLE;
+    };
+    CLIENT.with(|c| {
+        let mut client = c.borrow_mut();
+        if client.is_none() {
+            let id = NEXT_SESSION.with(|n| {
+                let id = n.get();
+                n.set(id + 1);
+                id
+            });
+            *client = Some(ClientSession {
+                id,
+                buf: vec_zeroed(bufsize),
+            });
+        }
+    });
+    sys::SG_OK
+}
+
+fn vec_zeroed(len: usize) -> Box<[u8]> {
+    std::vec![0u8; len].into_boxed_slice()
+}
+
+/// Host `sg_client_buffer`.
+#[no_mangle]
+pub unsafe extern "C" fn sg_client_buffer(out_ptr: *mut *mut u8, out_len: *mut usize) -> sg_status {
+    CLIENT.with(|c| match c.borrow_mut().as_mut() {
+        Some(session) => {
+            unsafe {
+                *out_ptr = session.buf.as_mut_ptr();
+                *out_len = session.buf.len();
+            }
+            sys::SG_OK
+        }
+        None => sys::SG_ERR_UNAVAILABLE,
+    })
+}
+
+/// Host `sg_client_call`: calls the server's callback directly. No borrow
+/// is held during the call: the server uses the other host functions.
+#[no_mangle]
+pub unsafe extern "C" fn sg_client_call(
+    rpc: sg_rpc,
+    size: usize,
+    id: u64,
+    name: *const c_char,
+    name_len: usize,
+) -> u32 {
+    let Some((ops, _)) = SERVER.with(|s| s.get()) else {
+        return sys::SG_RESULT_NO_SESSION;
+    };
+    let Some((session, buf, buf_len)) = CLIENT.with(|c| {
+        c.borrow_mut()
+            .as_mut()
+            .map(|s| (s.id, s.buf.as_mut_ptr(), s.buf.len()))
+    }) else {
+        return sys::SG_RESULT_NO_SESSION;
+    };
+    count(|s| s.rpcs += 1);
+    // SAFETY: registered by `sg_serve`, valid for the component's lifetime.
+    let ops = unsafe { &*ops };
+    let ctx = ops.ctx;
+    let (name, name_len) = if name.is_null() {
+        (std::ptr::null(), 0)
+    } else {
+        (name, name_len)
+    };
+    unsafe {
+        match rpc {
+            sys::SG_RPC_INIT_SNAPSHOT => (ops.init_snapshot)(ctx, session),
+            sys::SG_RPC_TAKE_SNAPSHOT => (ops.take_snapshot)(ctx, session, buf, buf_len, size, id),
+            sys::SG_RPC_COMMIT_SNAPSHOT => (ops.commit_snapshot)(ctx, session),
+            sys::SG_RPC_OPEN_GENERATION => (ops.open_generation)(ctx, session, name, name_len),
+            sys::SG_RPC_RESTORE => (ops.restore)(ctx, session, buf, buf_len, size, id),
+            sys::SG_RPC_CLOSE_GENERATION => (ops.close_generation)(ctx, session),
+            sys::SG_RPC_PURGE => (ops.purge)(ctx, session, name, name_len),
+            sys::SG_RPC_PURGE_EXPIRED => (ops.purge_expired)(ctx, session),
+            sys::SG_RPC_PURGE_ZOMBIES => (ops.purge_zombies)(ctx, session),
+            _ => sys::SG_RESULT_NO_SESSION,
+        }
+    }
+}
+
+/// Host `sg_client_close`: the server learns of it, as on Genode.
+#[no_mangle]
+pub extern "C" fn sg_client_close() {
+    let closed = CLIENT.with(|c| c.borrow_mut().take());
+    if let (Some(session), Some((ops, _))) = (closed, SERVER.with(|s| s.get())) {
+        // SAFETY: registered by `sg_serve`, valid for the component's lifetime.
+        let ops = unsafe { &*ops };
+        unsafe { (ops.session_closed)(ops.ctx, session.id) };
+    }
+}
+
+/// A one-line description for test failure messages.
+pub fn describe() -> String {
+    let root = VFS_ROOT.with(|r| r.borrow().clone());
+    format!("host component, VFS root {root:?}, {:?}", stats())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vfs::{DirEntry, Vfs};
+    use crate::Error;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("snapper-genode-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn config_attributes_of_the_top_node() {
+        let xml = "<?xml version=\"1.0\"?>\n<!-- c --><config verbose=\"yes\" bufsize='4K'>\n<vfs><fs/></vfs></config>";
+        assert_eq!(
+            top_attributes(xml).unwrap(),
+            [
+                ("verbose".to_string(), "yes".to_string()),
+                ("bufsize".to_string(), "4K".to_string())
+            ]
+        );
+        assert_eq!(top_attributes("<config/>").unwrap(), []);
+        assert_eq!(top_attributes("no xml"), None);
+        assert_eq!(top_attributes("<config a=\"unterminated>"), None);
+
+        let dir = temp_dir("config");
+        install("<config tests=\"7\" verbose=\"no\"/>", &dir);
+        assert_eq!(
+            crate::config::attribute("tests").unwrap().as_deref(),
+            Some("7")
+        );
+        assert_eq!(crate::config::attribute("missing").unwrap(), None);
+        install("garbage", &dir);
+        assert_eq!(crate::config::attributes(), Err(Error::Unavailable));
+    }
+
+    #[test]
+    fn vfs_maps_onto_a_host_directory() {
+        let dir = temp_dir("vfs");
+        install("<config/>", &dir);
+        let mut vfs = Vfs::init().unwrap();
+        vfs.create_dir("a").unwrap();
+        assert_eq!(vfs.create_dir("a"), Err(Error::Exists));
+        assert_eq!(vfs.create_dir("x/y"), Err(Error::NotFound));
+        vfs.write_new("a/f", &[b"he", b"llo"]).unwrap();
+        assert_eq!(vfs.write_new("a/f", &[b"x"]), Err(Error::Exists));
+        let mut buf = [0u8; 8];
+        assert_eq!(vfs.read_at("a/f", 1, &mut buf), Ok(4));
+        assert_eq!(&buf[..4], b"ello");
+        assert_eq!(vfs.read_at("a/f", 99, &mut buf), Ok(0));
+        assert_eq!(vfs.read_at("a", 0, &mut buf), Err(Error::WrongKind));
+        assert_eq!(vfs.file_size("a/f"), Ok(5));
+        assert_eq!(vfs.file_size("a"), Err(Error::WrongKind));
+        assert_eq!(vfs.file_size("nope"), Err(Error::NotFound));
+        assert_eq!(
+            vfs.list_dir(""),
+            Ok(std::vec![DirEntry {
+                name: "a".into(),
+                is_dir: true
+            }])
+        );
+        assert_eq!(vfs.list_dir("a/f"), Err(Error::WrongKind));
+        assert_eq!(vfs.remove("a"), Err(Error::NotEmpty));
+        vfs.write_new("a/g", &[]).unwrap();
+        assert_eq!(vfs.rename("a/f", "a/g"), Err(Error::Exists));
+        vfs.rename("a/f", "a/h").unwrap();
+        assert_eq!(vfs.read_at("a/h", 0, &mut buf), Ok(5));
+        assert_eq!(vfs.write_new("/abs", &[]), Err(Error::Invalid));
+        assert_eq!(vfs.write_new("a//b", &[]), Err(Error::Invalid));
+        assert_eq!(vfs.write_new(&"n".repeat(600), &[]), Err(Error::Invalid));
+        assert_eq!(stats().files_written, 2);
+        vfs.sync().unwrap();
+        assert_eq!(stats().syncs, 1);
+        vfs.remove("a/g").unwrap();
+        vfs.remove("a/h").unwrap();
+        vfs.remove("a").unwrap();
+        assert_eq!(vfs.list_dir(""), Ok(std::vec![]));
+    }
+
+    #[test]
+    fn vfs_needs_init() {
+        let dir = temp_dir("noinit");
+        install("<config/>", &dir);
+        let mut vfs = Vfs { _private: () };
+        assert_eq!(vfs.create_dir("a"), Err(Error::Unavailable));
+        install("<config/>", &dir.join("missing"));
+        assert_eq!(Vfs::init().unwrap_err(), Error::Unavailable);
+    }
+
+    #[test]
+    fn civil_time_matches_known_dates() {
+        let t = civil_from_unix(0);
+        assert_eq!((t.year, t.month, t.day, t.hour), (1970, 1, 1, 0));
+        // 2024-02-29T12:34:56Z, a leap day
+        let t = civil_from_unix(1_709_210_096);
+        assert_eq!(
+            (t.year, t.month, t.day, t.hour, t.minute, t.second),
+            (2024, 2, 29, 12, 34, 56)
+        );
+        let now = crate::rtc::now().unwrap();
+        assert!(now.year >= 2024 && (1..=12).contains(&now.month));
+    }
+
+    #[test]
+    fn log_lines_are_kept_per_thread() {
+        let dir = temp_dir("log");
+        install("<config/>", &dir);
+        crate::log_info!("hello {}", 1);
+        crate::log_error!("bad");
+        assert_eq!(
+            log_lines(),
+            [
+                (Level::Info, "hello 1".to_string()),
+                (Level::Error, "bad".to_string())
+            ]
+        );
+    }
+}
