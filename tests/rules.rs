@@ -8,8 +8,8 @@ use common::{empty_dirs, files, payload, Counting, TempDir, TestPlatform};
 use snapper_core::format::Archive;
 use snapper_core::storage::MemNode;
 use snapper_core::{
-    Config, Error, FileNumber, FileRef, Generation, GenerationStatus, InitOutcome, Level, MemStorage, ObjectId, Snapper,
-    State, Storage,
+    Config, Error, FileNumber, FileRef, Generation, GenerationStatus, InitOutcome, Level,
+    MemStorage, ObjectId, Snapper, State, Storage,
 };
 
 type MemSnapper = Snapper<MemStorage, TestPlatform>;
@@ -17,30 +17,54 @@ type MemSnapper = Snapper<MemStorage, TestPlatform>;
 const T0: u64 = 1_795_545_149;
 
 fn config() -> Config {
-    Config { threshold: 4, ..Config::default() }
+    Config {
+        threshold: 4,
+        ..Config::default()
+    }
 }
 
 fn open(storage: MemStorage, config: Config) -> (MemSnapper, TestPlatform) {
     let platform = TestPlatform::at(T0);
-    (Snapper::open(storage, platform.clone(), config).unwrap(), platform)
+    (
+        Snapper::open(storage, platform.clone(), config).unwrap(),
+        platform,
+    )
 }
 
 /// Takes a generation where object `id` has content version `versions[id]`.
 fn snapshot<S: Storage>(snapper: &mut Snapper<S, TestPlatform>, versions: &[u32], len: usize) {
     snapper.init_snapshot().unwrap();
     for (id, version) in versions.iter().enumerate() {
-        snapper.take_snapshot(ObjectId(id as u64), &payload(id as u64, *version, len)).unwrap();
+        snapper
+            .take_snapshot(ObjectId(id as u64), &payload(id as u64, *version, len))
+            .unwrap();
     }
     snapper.commit_snapshot().unwrap();
 }
 
-fn restore_all<S: Storage>(snapper: &mut Snapper<S, TestPlatform>, name: Option<&str>, versions: &[u32], len: usize) {
+fn restore_all<S: Storage>(
+    snapper: &mut Snapper<S, TestPlatform>,
+    name: Option<&str>,
+    versions: &[u32],
+    len: usize,
+) {
     snapper.open_generation(name).unwrap();
     let mut buf = vec![0u8; len + 7];
     for (id, version) in versions.iter().enumerate() {
-        assert_eq!(snapper.restore(ObjectId(id as u64), &mut buf), Ok(len), "object {id}");
-        assert_eq!(&buf[..len], &payload(id as u64, *version, len)[..], "object {id}");
-        assert!(buf[len..].iter().all(|b| *b == 0), "the rest of the buffer is zeroed");
+        assert_eq!(
+            snapper.restore(ObjectId(id as u64), &mut buf),
+            Ok(len),
+            "object {id}"
+        );
+        assert_eq!(
+            &buf[..len],
+            &payload(id as u64, *version, len)[..],
+            "object {id}"
+        );
+        assert!(
+            buf[len..].iter().all(|b| *b == 0),
+            "the rest of the buffer is zeroed"
+        );
     }
     snapper.close_generation().unwrap();
 }
@@ -68,7 +92,11 @@ fn referenced_files(storage: &MemStorage) -> BTreeSet<String> {
         for entry in &archive.entries {
             for link in entry.backlinks.iter() {
                 let source = archive.source(link.generation).unwrap();
-                out.insert(snapper_core::layout::file_path(&source.name, source.fanout, link.file));
+                out.insert(snapper_core::layout::file_path(
+                    &source.name,
+                    source.fanout,
+                    link.file,
+                ));
             }
         }
     }
@@ -79,7 +107,8 @@ fn referenced_files(storage: &MemStorage) -> BTreeSet<String> {
 fn unchanged_generation_costs_no_per_object_io() {
     for objects in [10usize, 1000] {
         let platform = TestPlatform::at(T0);
-        let mut snapper = Snapper::open(Counting::new(MemStorage::new()), platform, config()).unwrap();
+        let mut snapper =
+            Snapper::open(Counting::new(MemStorage::new()), platform, config()).unwrap();
         let versions = vec![0u32; objects];
         snapshot(&mut snapper, &versions, 64);
         snapper.storage_mut().reset();
@@ -91,9 +120,16 @@ fn unchanged_generation_costs_no_per_object_io() {
         assert_eq!(storage.count("create_dir"), 2, "{:?}", storage.calls);
         assert_eq!(storage.count("sync"), 2);
         assert_eq!(storage.count("rename"), 1);
-        assert_eq!(storage.count("read_at") + storage.count("file_size") + storage.count("list_dir"), 0);
+        assert_eq!(
+            storage.count("read_at") + storage.count("file_size") + storage.count("list_dir"),
+            0
+        );
         assert_eq!(snapper.last_snapshot_stats().files_written, 0);
-        assert!(storage.bytes_written < 40 * objects as u64 + 200, "archive of {} bytes", storage.bytes_written);
+        assert!(
+            storage.bytes_written < 40 * objects as u64 + 200,
+            "archive of {} bytes",
+            storage.bytes_written
+        );
     }
 }
 
@@ -109,7 +145,9 @@ fn changed_objects_are_written_and_only_they() {
     assert_eq!(snapper.last_snapshot_stats().files_written, 2);
     // A payload of another length with equal leading bytes is a change too.
     snapper.init_snapshot().unwrap();
-    snapper.take_snapshot(ObjectId(0), &payload(0, 0, 99)).unwrap();
+    snapper
+        .take_snapshot(ObjectId(0), &payload(0, 0, 99))
+        .unwrap();
     snapper.commit_snapshot().unwrap();
     assert_eq!(snapper.last_snapshot_stats().files_written, 1);
 }
@@ -117,34 +155,64 @@ fn changed_objects_are_written_and_only_they() {
 #[test]
 fn redundant_copy_appears_exactly_when_a_file_serves_redundancy_generations() {
     for redundancy in [1u32, 2, 3, 5] {
-        let (mut snapper, _) = open(MemStorage::new(), Config { redundancy, ..config() });
+        let (mut snapper, _) = open(
+            MemStorage::new(),
+            Config {
+                redundancy,
+                ..config()
+            },
+        );
         let versions = vec![0u32; 3];
-        let first = FileRef { generation: Generation(1), file: FileNumber(0) };
+        let first = FileRef {
+            generation: Generation(1),
+            file: FileNumber(0),
+        };
         snapshot(&mut snapper, &versions, 16);
         for generation in 2..=redundancy + 1 {
             let uses_before = snapper.references(first);
             snapshot(&mut snapper, &versions, 16);
             let written = snapper.last_snapshot_stats().redundant_copies;
             if generation <= redundancy {
-                assert_eq!(written, 0, "redundancy {redundancy}: generation {generation} copied early");
+                assert_eq!(
+                    written, 0,
+                    "redundancy {redundancy}: generation {generation} copied early"
+                );
                 assert_eq!(snapper.references(first), uses_before + 1);
             } else {
                 assert_eq!(uses_before, redundancy);
-                assert_eq!(written, 3, "redundancy {redundancy}: generation {generation} must copy every object");
+                assert_eq!(
+                    written, 3,
+                    "redundancy {redundancy}: generation {generation} must copy every object"
+                );
             }
         }
     }
     // 0 switches copies off.
-    let (mut snapper, _) = open(MemStorage::new(), Config { redundancy: 0, ..config() });
+    let (mut snapper, _) = open(
+        MemStorage::new(),
+        Config {
+            redundancy: 0,
+            ..config()
+        },
+    );
     for _ in 0..8 {
         snapshot(&mut snapper, &[0, 0], 16);
-        assert_eq!(snapper.last_snapshot_stats().files_written, u64::from(snapper.generations().len() == 1) * 2);
+        assert_eq!(
+            snapper.last_snapshot_stats().files_written,
+            u64::from(snapper.generations().len() == 1) * 2
+        );
     }
 }
 
 #[test]
 fn restore_falls_back_to_a_redundant_copy_and_never_returns_bad_bytes() {
-    let (mut snapper, platform) = open(MemStorage::new(), Config { redundancy: 1, ..config() });
+    let (mut snapper, platform) = open(
+        MemStorage::new(),
+        Config {
+            redundancy: 1,
+            ..config()
+        },
+    );
     snapshot(&mut snapper, &[0, 0], 64);
     snapshot(&mut snapper, &[0, 0], 64);
     let name = valid_names(&snapper).pop().unwrap();
@@ -160,22 +228,42 @@ fn restore_falls_back_to_a_redundant_copy_and_never_returns_bad_bytes() {
     assert_eq!(buf, payload(0, 0, 64));
     assert!(platform.logged(Level::Warning, "damaged"));
     // Damage the older copy too: nothing intact is left.
-    let older = snapper_core::layout::file_path(valid_names(&snapper)[0].as_str(), 4, FileNumber(0));
-    snapper.storage_mut().nodes_mut().insert(older, MemNode::File(b"garbage".to_vec()));
+    let older =
+        snapper_core::layout::file_path(valid_names(&snapper)[0].as_str(), 4, FileNumber(0));
+    snapper
+        .storage_mut()
+        .nodes_mut()
+        .insert(older, MemNode::File(b"garbage".to_vec()));
     let mut buf = vec![0xEE; 64];
-    assert_eq!(snapper.restore(ObjectId(0), &mut buf), Err(Error::IntegrityFailed));
-    assert!(buf.iter().all(|b| *b == 0), "no byte of a damaged copy reaches the client");
-    assert_eq!(snapper.restore(ObjectId(1), &mut buf), Ok(64), "other objects are unaffected");
+    assert_eq!(
+        snapper.restore(ObjectId(0), &mut buf),
+        Err(Error::IntegrityFailed)
+    );
+    assert!(
+        buf.iter().all(|b| *b == 0),
+        "no byte of a damaged copy reaches the client"
+    );
+    assert_eq!(
+        snapper.restore(ObjectId(1), &mut buf),
+        Ok(64),
+        "other objects are unaffected"
+    );
 }
 
 #[test]
 fn purge_deletes_exactly_the_unused_files_and_empty_directories() {
-    let (mut snapper, _) = open(MemStorage::new(), Config { redundancy: 2, ..config() });
+    let (mut snapper, _) = open(
+        MemStorage::new(),
+        Config {
+            redundancy: 2,
+            ..config()
+        },
+    );
     let mut versions = vec![0u32; 30];
     for round in 0..5u32 {
-        for id in 0..versions.len() {
-            if (id as u32 + round) % 4 == 0 {
-                versions[id] = round;
+        for (id, version) in versions.iter_mut().enumerate() {
+            if (id as u32 + round).is_multiple_of(4) {
+                *version = round;
             }
         }
         snapshot(&mut snapper, &versions, 32);
@@ -185,17 +273,31 @@ fn purge_deletes_exactly_the_unused_files_and_empty_directories() {
         snapper.purge(None).unwrap();
         let storage = snapper.storage();
         let present: BTreeSet<String> = files(storage).into_iter().collect();
-        assert_eq!(present, referenced_files(storage), "files left must be exactly the referenced ones");
+        assert_eq!(
+            present,
+            referenced_files(storage),
+            "files left must be exactly the referenced ones"
+        );
         assert_eq!(empty_dirs(storage), Vec::<String>::new());
     }
     restore_all(&mut snapper, None, &latest, 32);
     snapper.purge(None).unwrap();
-    assert!(snapper.storage().nodes().is_empty(), "{:?}", snapper.storage().nodes().keys());
+    assert!(
+        snapper.storage().nodes().is_empty(),
+        "{:?}",
+        snapper.storage().nodes().keys()
+    );
 }
 
 #[test]
 fn retention_by_count_keeps_the_newest() {
-    let (mut snapper, _) = open(MemStorage::new(), Config { max_snapshots: 3, ..config() });
+    let (mut snapper, _) = open(
+        MemStorage::new(),
+        Config {
+            max_snapshots: 3,
+            ..config()
+        },
+    );
     let mut names = Vec::new();
     for round in 0..6u32 {
         snapshot(&mut snapper, &[round, 0, 1], 8);
@@ -208,7 +310,14 @@ fn retention_by_count_keeps_the_newest() {
 
 #[test]
 fn retention_by_age_spares_the_floor_and_the_newest() {
-    let (mut snapper, platform) = open(MemStorage::new(), Config { expiration: 100, min_snapshots: 2, ..config() });
+    let (mut snapper, platform) = open(
+        MemStorage::new(),
+        Config {
+            expiration: 100,
+            min_snapshots: 2,
+            ..config()
+        },
+    );
     for (at, version) in [(T0, 0u32), (T0 + 50, 1), (T0 + 60, 2), (T0 + 200, 3)] {
         platform.clock.set(at);
         snapshot(&mut snapper, &[version], 8);
@@ -223,16 +332,32 @@ fn retention_by_age_spares_the_floor_and_the_newest() {
         .collect();
     assert_eq!(created, vec![T0 + 60, T0 + 200]);
 
-    let (mut snapper, platform) = open(MemStorage::new(), Config { expiration: 10, ..config() });
+    let (mut snapper, platform) = open(
+        MemStorage::new(),
+        Config {
+            expiration: 10,
+            ..config()
+        },
+    );
     snapshot(&mut snapper, &[0], 8);
     platform.clock.set(T0 + 10_000);
     snapper.purge_expired().unwrap();
-    assert_eq!(valid_names(&snapper).len(), 1, "the newest generation never expires");
+    assert_eq!(
+        valid_names(&snapper).len(),
+        1,
+        "the newest generation never expires"
+    );
 }
 
 #[test]
 fn min_snapshots_floor_denies_a_purge() {
-    let (mut snapper, platform) = open(MemStorage::new(), Config { min_snapshots: 2, ..config() });
+    let (mut snapper, platform) = open(
+        MemStorage::new(),
+        Config {
+            min_snapshots: 2,
+            ..config()
+        },
+    );
     snapshot(&mut snapper, &[0], 8);
     snapshot(&mut snapper, &[1], 8);
     assert_eq!(snapper.purge(None), Err(Error::PurgeDenied));
@@ -262,18 +387,27 @@ fn integrity_yes_fails_hard_on_a_damaged_latest_generation() {
     assert_eq!(snapper.open_generation(None), Err(Error::IntegrityFailed));
     assert!(platform.logged(Level::Error, "integrity=yes"));
     assert_eq!(snapper.state(), State::Dormant);
-    assert_eq!(snapper.open_generation(Some(&damaged)), Err(Error::IntegrityFailed));
+    assert_eq!(
+        snapper.open_generation(Some(&damaged)),
+        Err(Error::IntegrityFailed)
+    );
     // The older generation is still there when asked for by name.
     let older = valid_names(&snapper)[0].clone();
     restore_all(&mut snapper, Some(&older), &[0, 0], 8);
     // purge_zombies keeps the damaged generation for inspection.
     assert_eq!(snapper.purge_zombies(), Err(Error::IntegrityFailed));
-    assert!(snapper.storage().nodes().contains_key(&format!("{damaged}/archive")));
+    assert!(snapper
+        .storage()
+        .nodes()
+        .contains_key(&format!("{damaged}/archive")));
 }
 
 #[test]
 fn integrity_no_logs_and_goes_on() {
-    let lax = Config { integrity: false, ..config() };
+    let lax = Config {
+        integrity: false,
+        ..config()
+    };
     let (mut snapper, _) = open(MemStorage::new(), lax);
     snapshot(&mut snapper, &[0, 0], 8);
     snapshot(&mut snapper, &[1, 1], 8);
@@ -282,7 +416,14 @@ fn integrity_no_logs_and_goes_on() {
     restore_all(&mut snapper, None, &[0, 0], 8);
     assert!(platform.logged(Level::Warning, "damaged"));
     assert_eq!(snapper.purge_zombies(), Ok(()));
-    assert!(!snapper.storage().nodes().keys().any(|k| k.starts_with(&damaged)), "damaged generation deleted");
+    assert!(
+        !snapper
+            .storage()
+            .nodes()
+            .keys()
+            .any(|k| k.starts_with(&damaged)),
+        "damaged generation deleted"
+    );
     // The intact generation and its files survived.
     restore_all(&mut snapper, None, &[0, 0], 8);
 }
@@ -303,7 +444,10 @@ fn single_objects_restore_from_an_older_generation() {
         assert_eq!(snapper.restore(ObjectId(id), &mut buf), Ok(48));
         assert_eq!(buf, payload(id, 0, 48));
     }
-    assert_eq!(snapper.restore(ObjectId(20), &mut buf), Err(Error::NoMatches));
+    assert_eq!(
+        snapper.restore(ObjectId(20), &mut buf),
+        Err(Error::NoMatches)
+    );
     snapper.close_generation().unwrap();
     restore_all(&mut snapper, None, &new, 48);
 }
@@ -320,25 +464,47 @@ fn restart_finds_committed_generations_and_drops_an_uncommitted_one() {
         // A third generation that never commits: the manager goes away.
         snapper.init_snapshot().unwrap();
         for id in 0..40u64 {
-            snapper.take_snapshot(ObjectId(id), &payload(id, 7, 256)).unwrap();
+            snapper
+                .take_snapshot(ObjectId(id), &payload(id, 7, 256))
+                .unwrap();
         }
     }
     let storage = snapper_host::DirStorage::open(dir.path()).unwrap();
     let mut snapper = Snapper::open(storage, TestPlatform::at(T0 + 1), config()).unwrap();
     let gens = snapper.generations();
-    assert_eq!(gens.iter().filter(|g| g.status == GenerationStatus::Valid).count(), 2);
-    assert_eq!(gens.last().map(|g| g.status), Some(GenerationStatus::NoArchive));
+    assert_eq!(
+        gens.iter()
+            .filter(|g| g.status == GenerationStatus::Valid)
+            .count(),
+        2
+    );
+    assert_eq!(
+        gens.last().map(|g| g.status),
+        Some(GenerationStatus::NoArchive)
+    );
     let uncommitted = gens.last().unwrap().name.clone();
     restore_all(&mut snapper, None, &versions, 256);
-    assert!(matches!(snapper.init_snapshot(), Ok(InitOutcome::Based(Generation(2)))));
-    assert!(!dir.path().join(&uncommitted).exists(), "the uncommitted generation is dropped");
+    assert!(matches!(
+        snapper.init_snapshot(),
+        Ok(InitOutcome::Based(Generation(2)))
+    ));
+    assert!(
+        !dir.path().join(&uncommitted).exists(),
+        "the uncommitted generation is dropped"
+    );
     for id in 0..40u64 {
-        snapper.take_snapshot(ObjectId(id), &payload(id, 0, 256)).unwrap();
+        snapper
+            .take_snapshot(ObjectId(id), &payload(id, 0, 256))
+            .unwrap();
     }
     snapper.commit_snapshot().unwrap();
     assert_eq!(snapper.last_snapshot_stats().files_written, 0);
     let newest = snapper.generations().pop().unwrap();
-    assert_eq!(newest.generation, Generation(4), "generation numbers are never reused");
+    assert_eq!(
+        newest.generation,
+        Generation(4),
+        "generation numbers are never reused"
+    );
     restore_all(&mut snapper, None, &versions, 256);
 }
 
@@ -378,17 +544,31 @@ fn ids_zero_and_max_and_empty_payloads_round_trip() {
 
 #[test]
 fn payload_sizes_up_to_bufsize_are_accepted_and_beyond_refused() {
-    let small = Config { bufsize: 1024, ..config() };
+    let small = Config {
+        bufsize: 1024,
+        ..config()
+    };
     let (mut snapper, platform) = open(MemStorage::new(), small);
     snapper.init_snapshot().unwrap();
-    snapper.take_snapshot(ObjectId(1), &vec![1u8; 1024]).unwrap();
-    assert_eq!(snapper.take_snapshot(ObjectId(2), &vec![2u8; 1025]), Err(Error::PayloadTooLarge));
+    snapper
+        .take_snapshot(ObjectId(1), &vec![1u8; 1024])
+        .unwrap();
+    assert_eq!(
+        snapper.take_snapshot(ObjectId(2), &vec![2u8; 1025]),
+        Err(Error::PayloadTooLarge)
+    );
     assert!(platform.logged(Level::Error, "exceeds bufsize"));
     snapper.commit_snapshot().unwrap();
     snapper.open_generation(None).unwrap();
     let mut short = vec![0u8; 1023];
-    assert_eq!(snapper.restore(ObjectId(1), &mut short), Err(Error::BufferTooSmall));
-    assert_eq!(snapper.restore(ObjectId(2), &mut short), Err(Error::NoMatches));
+    assert_eq!(
+        snapper.restore(ObjectId(1), &mut short),
+        Err(Error::BufferTooSmall)
+    );
+    assert_eq!(
+        snapper.restore(ObjectId(2), &mut short),
+        Err(Error::NoMatches)
+    );
 }
 
 #[test]
@@ -403,5 +583,8 @@ fn a_later_duplicate_id_wins_and_its_predecessor_file_is_deleted() {
     assert_eq!(snapper.restore(ObjectId(7), &mut buf), Ok(6));
     assert_eq!(&buf, b"second");
     let storage = snapper.storage();
-    assert_eq!(files(storage).into_iter().collect::<BTreeSet<_>>(), referenced_files(storage));
+    assert_eq!(
+        files(storage).into_iter().collect::<BTreeSet<_>>(),
+        referenced_files(storage)
+    );
 }

@@ -134,20 +134,12 @@ fn run(job: &Job) -> Result<bool, String> {
     let mut ok = true;
     let mut payload = vec![0u8; job.size];
     let mut taken: Vec<(String, Vec<u32>)> = Vec::new();
-    let stride = if job.change_percent == 0 {
-        0
-    } else {
-        (100 / job.change_percent).max(1)
-    };
     for round in 0..job.generations {
         let mut changed = 0u64;
         for (index, version) in versions.iter_mut().enumerate() {
-            let index = index as u64;
-            if round == 0
-                || (stride > 0
-                    && (index + u64::from(round)) % stride == 0
-                    && changed * 100 < job.objects * job.change_percent)
-            {
+            // A spread-out change_percent of the objects, another set each round.
+            let spread = (index as u64 * 37 + u64::from(round) * 11) % 100;
+            if round == 0 || spread < job.change_percent {
                 *version = round + 1;
                 changed += 1;
             }
