@@ -61,6 +61,13 @@ impl Client {
         self.call(sys::SG_RPC_TAKE_SNAPSHOT, payload.len(), id, "")
     }
 
+    /// Stores the first `size` bytes already in the shared buffer as object
+    /// `id` (for clients that build the payload in place; the C++ client's
+    /// `_take_snapshot`). The server checks `size` against the buffer.
+    pub fn take_snapshot_in_place(&mut self, id: u64, size: usize) -> Reply {
+        self.call(sys::SG_RPC_TAKE_SNAPSHOT, size, id, "")
+    }
+
     /// Commits the generation.
     pub fn commit_snapshot(&mut self) -> Reply {
         self.call(sys::SG_RPC_COMMIT_SNAPSHOT, 0, 0, "")

@@ -1,1 +1,459 @@
+//! The Snapper server component: serves the `Snapper` session (see
+//! `include/snapper_session/snapper_session.h`) with `snapper_core`, storing
+//! generations on the component's VFS.
+//!
+//! On Genode the C++ shim calls [`sg_component_construct`] (feature
+//! `genode`); under `cargo test` the same [`start`] runs over the host
+//! implementation of the C ABI.
+
 #![no_std]
+#![deny(missing_docs)]
+
+extern crate alloc;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use snapper_core::{
+    Config, Error, InitOutcome, Level, ObjectId, Platform, Snapper, State, Storage, StorageError,
+};
+use snapper_genode::log::{self, Level as LogLevel};
+use snapper_genode::server::{Handler, SessionId};
+use snapper_genode::session::Reply;
+use snapper_genode::vfs::{DirEntry as VfsEntry, Vfs};
+use snapper_genode::{log_info, log_warning, rtc, server};
+
+/// The line the seed's run script waits for before it starts clients.
+pub const READY_LINE: &str = "root snapper component created";
+
+/// [`Storage`] on the component's VFS, below directory `root`.
+pub struct VfsStorage {
+    vfs: Vfs,
+    /// `""` for the VFS root, else `"dir/"` (with the slash).
+    prefix: String,
+}
+
+fn storage_error(error: snapper_genode::Error) -> StorageError {
+    use snapper_genode::Error as E;
+    match error {
+        E::NotFound => StorageError::NotFound,
+        E::Exists => StorageError::AlreadyExists,
+        E::NotEmpty => StorageError::NotEmpty,
+        E::WrongKind => StorageError::WrongKind,
+        E::NoSpace => StorageError::NoSpace,
+        E::Io | E::NoMemory | E::Invalid | E::Unavailable | E::Unknown(_) => StorageError::Io,
+    }
+}
+
+impl VfsStorage {
+    /// Storage below `root` (`""` or `"/"` for the VFS root); creates
+    /// `root` if missing.
+    pub fn new(mut vfs: Vfs, root: &str) -> Result<VfsStorage, snapper_genode::Error> {
+        let root = root.trim_matches('/');
+        let mut prefix = String::new();
+        for component in root.split('/').filter(|c| !c.is_empty()) {
+            prefix.push_str(component);
+            match vfs.create_dir(&prefix) {
+                Ok(()) | Err(snapper_genode::Error::Exists) => {}
+                Err(e) => return Err(e),
+            }
+            prefix.push('/');
+        }
+        if !prefix.is_empty() {
+            vfs.sync()?;
+        }
+        Ok(VfsStorage { vfs, prefix })
+    }
+
+    fn path(&self, path: &str) -> String {
+        let mut full = String::with_capacity(self.prefix.len() + path.len());
+        full.push_str(&self.prefix);
+        full.push_str(path);
+        full
+    }
+
+    /// The directory listed for `path`: the root itself is the prefix
+    /// without its slash.
+    fn dir_path(&self, path: &str) -> String {
+        if path.is_empty() {
+            String::from(self.prefix.trim_end_matches('/'))
+        } else {
+            self.path(path)
+        }
+    }
+}
+
+impl Storage for VfsStorage {
+    fn create_dir(&mut self, path: &str) -> Result<(), StorageError> {
+        let path = self.path(path);
+        self.vfs.create_dir(&path).map_err(storage_error)
+    }
+
+    fn write_new_file(&mut self, path: &str, parts: &[&[u8]]) -> Result<(), StorageError> {
+        let path = self.path(path);
+        self.vfs.write_new(&path, parts).map_err(storage_error)
+    }
+
+    fn read_at(&mut self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError> {
+        let path = self.path(path);
+        self.vfs.read_at(&path, offset, buf).map_err(storage_error)
+    }
+
+    fn file_size(&mut self, path: &str) -> Result<u64, StorageError> {
+        let path = self.path(path);
+        self.vfs.file_size(&path).map_err(storage_error)
+    }
+
+    fn list_dir(&mut self, path: &str) -> Result<Vec<snapper_core::DirEntry>, StorageError> {
+        let path = self.dir_path(path);
+        let entries = self.vfs.list_dir(&path).map_err(storage_error)?;
+        Ok(entries
+            .into_iter()
+            .map(|VfsEntry { name, is_dir }| snapper_core::DirEntry {
+                name,
+                kind: if is_dir {
+                    snapper_core::EntryKind::Dir
+                } else {
+                    snapper_core::EntryKind::File
+                },
+            })
+            .collect())
+    }
+
+    fn remove(&mut self, path: &str) -> Result<(), StorageError> {
+        let path = self.path(path);
+        self.vfs.remove(&path).map_err(storage_error)
+    }
+
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), StorageError> {
+        let (from, to) = (self.path(from), self.path(to));
+        self.vfs.rename(&from, &to).map_err(storage_error)
+    }
+
+    fn sync(&mut self) -> Result<(), StorageError> {
+        self.vfs.sync().map_err(storage_error)
+    }
+}
+
+/// [`Platform`] on Genode: the RTC session and the LOG.
+#[derive(Default)]
+pub struct GenodePlatform {
+    /// Last good RTC reading, used if the RTC fails later.
+    last: u64,
+    rtc_failed: bool,
+}
+
+impl Platform for GenodePlatform {
+    fn now(&mut self) -> u64 {
+        let reading = rtc::now().ok().and_then(|t| {
+            snapper_core::time::DateTime {
+                year: t.year,
+                month: t.month,
+                day: t.day,
+                hour: t.hour,
+                minute: t.minute,
+                second: t.second,
+            }
+            .to_unix()
+        });
+        match reading {
+            Some(now) => {
+                self.last = now;
+                now
+            }
+            None => {
+                // Generation names must still sort by time: keep the last
+                // good reading (the core makes names unique) and say so once.
+                if !self.rtc_failed {
+                    self.rtc_failed = true;
+                    log_warning!(
+                        "RTC unreadable, generation times fall back to {}",
+                        self.last
+                    );
+                }
+                self.last
+            }
+        }
+    }
+
+    fn log(&mut self, level: Level, message: fmt::Arguments<'_>) {
+        let level = match level {
+            Level::Error => LogLevel::Error,
+            Level::Warning => LogLevel::Warning,
+            Level::Info | Level::Debug => LogLevel::Info,
+        };
+        log::log(level, message);
+    }
+}
+
+/// The session dispatch: one [`Snapper`] shared by all sessions, with the
+/// operation in progress owned by the session that began it.
+pub struct Server<S: Storage, P: Platform> {
+    snapper: Snapper<S, P>,
+    /// The session that began the creation or restoration in progress.
+    owner: Option<SessionId>,
+}
+
+fn reply(result: Result<(), Error>) -> Reply {
+    Reply::from_code(snapper_core::code_of(&result))
+}
+
+impl<S: Storage, P: Platform> Server<S, P> {
+    /// Serves `snapper`.
+    pub fn new(snapper: Snapper<S, P>) -> Self {
+        Server {
+            snapper,
+            owner: None,
+        }
+    }
+
+    /// The engine, for inspection.
+    pub fn snapper(&self) -> &Snapper<S, P> {
+        &self.snapper
+    }
+
+    /// Another session's creation or restoration must not be continued or
+    /// ended by this one; an idle Snapper is anyone's.
+    fn may_act(&mut self, session: SessionId) -> bool {
+        if self.snapper.state() == State::Dormant {
+            self.owner = None;
+        }
+        self.owner.is_none() || self.owner == Some(session)
+    }
+
+    fn settle(&mut self, session: SessionId) {
+        self.owner = match self.snapper.state() {
+            State::Dormant => None,
+            _ => Some(session),
+        };
+    }
+}
+
+impl<S: Storage, P: Platform> Handler for Server<S, P> {
+    fn init_snapshot(&mut self, session: SessionId) -> Reply {
+        if !self.may_act(session) {
+            return Reply::InvalidState;
+        }
+        let result = self.snapper.init_snapshot();
+        self.settle(session);
+        match result {
+            Ok(InitOutcome::Based(_)) => Reply::Ok,
+            // Not an error: the seed answers NoPriorGen and goes on creating.
+            Ok(InitOutcome::NoPriorGen) => Reply::NoPriorGen,
+            Err(e) => Reply::from_code(e.code()),
+        }
+    }
+
+    fn take_snapshot(&mut self, session: SessionId, id: u64, payload: &[u8]) -> Reply {
+        if !self.may_act(session) {
+            return Reply::InvalidState;
+        }
+        reply(self.snapper.take_snapshot(ObjectId(id), payload))
+    }
+
+    fn commit_snapshot(&mut self, session: SessionId) -> Reply {
+        if !self.may_act(session) {
+            return Reply::InvalidState;
+        }
+        let result = self.snapper.commit_snapshot();
+        self.settle(session);
+        reply(result)
+    }
+
+    fn open_generation(&mut self, session: SessionId, name: Option<&str>) -> Reply {
+        if !self.may_act(session) {
+            return Reply::InvalidState;
+        }
+        let result = self.snapper.open_generation(name);
+        self.settle(session);
+        reply(result)
+    }
+
+    fn restore(&mut self, session: SessionId, id: u64, buf: &mut [u8]) -> Reply {
+        if !self.may_act(session) {
+            return Reply::InvalidState;
+        }
+        reply(self.snapper.restore(ObjectId(id), buf).map(|_| ()))
+    }
+
+    fn close_generation(&mut self, session: SessionId) -> Reply {
+        if !self.may_act(session) {
+            return Reply::InvalidState;
+        }
+        let result = self.snapper.close_generation();
+        self.settle(session);
+        reply(result)
+    }
+
+    fn purge(&mut self, session: SessionId, name: Option<&str>) -> Reply {
+        if !self.may_act(session) {
+            return Reply::InvalidState;
+        }
+        reply(self.snapper.purge(name))
+    }
+
+    fn purge_expired(&mut self, session: SessionId) -> Reply {
+        if !self.may_act(session) {
+            return Reply::InvalidState;
+        }
+        reply(self.snapper.purge_expired())
+    }
+
+    fn purge_zombies(&mut self, session: SessionId) -> Reply {
+        if !self.may_act(session) {
+            return Reply::InvalidState;
+        }
+        reply(self.snapper.purge_zombies())
+    }
+
+    fn session_closed(&mut self, session: SessionId) {
+        if self.owner == Some(session) {
+            // The client went away mid-operation: drop what it began, so the
+            // next client does not find Snapper stuck in its state.
+            log_warning!(
+                "session {} closed during {:?}, aborting it",
+                session.0,
+                self.snapper.state()
+            );
+            self.snapper.abort();
+            self.owner = None;
+        }
+    }
+}
+
+/// Why the component did not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// The config ROM is missing or malformed.
+    Config(String),
+    /// The VFS or the snapper root is not usable.
+    Vfs(snapper_genode::Error),
+    /// The snapper root could not be scanned.
+    Open(Error),
+    /// The service could not be announced.
+    Serve(snapper_genode::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Config(why) => write!(f, "config: {why}"),
+            StartError::Vfs(e) => write!(f, "VFS (is there a <vfs> node?): {e}"),
+            StartError::Open(e) => write!(f, "cannot open the snapper root: {e}"),
+            StartError::Serve(e) => write!(f, "cannot announce the Snapper service: {e}"),
+        }
+    }
+}
+
+/// Reads the config, opens the snapper root and announces the service.
+///
+/// Config: the attributes of `snapper_core::Config`, plus `root`, the
+/// directory of the VFS holding the generations (default: the VFS root, as
+/// in 2.0).
+pub fn start() -> Result<(), StartError> {
+    let attributes = snapper_genode::config::attributes()
+        .map_err(|e| StartError::Config(alloc::format!("config ROM unreadable: {e}")))?;
+    let config = Config::from_attributes(
+        attributes
+            .iter()
+            .map(|a| (a.name.as_str(), a.value.as_str())),
+    )
+    .map_err(|e| StartError::Config(alloc::format!("{e}")))?;
+    let root = attributes
+        .iter()
+        .find(|a| a.name == "root")
+        .map(|a| a.value.as_str())
+        .unwrap_or("");
+    let bufsize = usize::try_from(config.bufsize)
+        .map_err(|_| StartError::Config(String::from("bufsize too large")))?;
+
+    let vfs = Vfs::init().map_err(StartError::Vfs)?;
+    let storage = VfsStorage::new(vfs, root).map_err(StartError::Vfs)?;
+    let snapper =
+        Snapper::open(storage, GenodePlatform::default(), config).map_err(StartError::Open)?;
+    if config.verbose {
+        log_info!(
+            "snapper: {} generation(s), bufsize {}, threshold {}, redundancy {}",
+            snapper.generations().len(),
+            bufsize,
+            config.threshold,
+            config.redundancy
+        );
+    }
+    server::serve(Server::new(snapper), bufsize).map_err(StartError::Serve)?;
+    // Unconditional (2.0 logged it only when verbose): run scripts wait for it.
+    log::raw(LogLevel::Info, READY_LINE);
+    Ok(())
+}
+
+/// Entry point called by the C++ shim's `Component::construct`.
+#[cfg(feature = "genode")]
+#[no_mangle]
+pub extern "C" fn sg_component_construct() {
+    if let Err(e) = start() {
+        snapper_genode::log_error!("snapper: {e}");
+        snapper_genode::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use snapper_core::MemStorage;
+
+    struct FixedClock(u64);
+
+    impl Platform for FixedClock {
+        fn now(&mut self) -> u64 {
+            self.0 += 1;
+            self.0
+        }
+        fn log(&mut self, _: Level, _: fmt::Arguments<'_>) {}
+    }
+
+    fn server() -> Server<MemStorage, FixedClock> {
+        let snapper = Snapper::open(
+            MemStorage::new(),
+            FixedClock(1_700_000_000),
+            Config::default(),
+        )
+        .unwrap();
+        Server::new(snapper)
+    }
+
+    #[test]
+    fn another_session_cannot_continue_or_end_a_creation() {
+        let (a, b) = (SessionId(1), SessionId(2));
+        let mut server = server();
+        assert_eq!(server.init_snapshot(a), Reply::NoPriorGen);
+        assert_eq!(server.take_snapshot(b, 1, b"x"), Reply::InvalidState);
+        assert_eq!(server.commit_snapshot(b), Reply::InvalidState);
+        assert_eq!(server.init_snapshot(b), Reply::InvalidState);
+        assert_eq!(server.take_snapshot(a, 1, b"x"), Reply::Ok);
+        assert_eq!(server.commit_snapshot(a), Reply::Ok);
+        // idle again: anyone may go on
+        assert_eq!(server.open_generation(b, None), Reply::Ok);
+        let mut buf = [0u8; 1];
+        assert_eq!(server.restore(a, 1, &mut buf), Reply::InvalidState);
+        assert_eq!(server.restore(b, 1, &mut buf), Reply::Ok);
+        assert_eq!(&buf, b"x");
+        // the owner's session closing ends its restoration
+        server.session_closed(a);
+        assert_eq!(server.snapper().state(), State::Restoration);
+        server.session_closed(b);
+        assert_eq!(server.snapper().state(), State::Dormant);
+        assert_eq!(server.purge(a, None), Reply::Ok);
+    }
+
+    #[test]
+    fn storage_errors_map_onto_the_cores() {
+        use snapper_genode::Error as E;
+        assert_eq!(storage_error(E::NotFound), StorageError::NotFound);
+        assert_eq!(storage_error(E::Exists), StorageError::AlreadyExists);
+        assert_eq!(storage_error(E::NoSpace), StorageError::NoSpace);
+        assert_eq!(storage_error(E::Invalid), StorageError::Io);
+    }
+}

@@ -1,0 +1,212 @@
+//! The Genode components' Rust code under `cargo test`: the `snapper` server
+//! and the `snappertests` client talk through the C ABI of
+//! `src/genode/shim/snapper_genode.h`, here implemented on the host
+//! (`snapper_genode::host`), storing into a temporary directory.
+//!
+//! TESTS (environment, default 1000) sets the number of objects of the
+//! seed's sequence, as for the Genode build.
+
+use std::fs;
+use std::path::PathBuf;
+
+use snapper_genode::client::Client;
+use snapper_genode::host;
+use snapper_genode::log::Level;
+use snapper_genode::session::Reply;
+
+fn temp_root(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("snapper-genode-it-{tag}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn tests_from_env() -> u32 {
+    std::env::var("TESTS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(1000)
+}
+
+const CONFIG: &str = r#"<config verbose="false" redundancy="2" integrity="true"
+    max_snapshots="0" min_snapshots="0" threshold="100" expiration="3600" bufsize="1M">
+  <rtc/>
+  <vfs> <fs/> </vfs>
+</config>"#;
+
+/// Starts the server on this thread's host component and opens a session.
+fn start(config: &str, tag: &str) -> (Client, PathBuf) {
+    let dir = temp_root(tag);
+    host::install(config, &dir);
+    snapper::start().unwrap_or_else(|e| panic!("server did not start: {e}"));
+    let ready = host::log_lines()
+        .iter()
+        .any(|(level, line)| *level == Level::Info && line == snapper::READY_LINE);
+    assert!(
+        ready,
+        "no '{}' line in {:?}",
+        snapper::READY_LINE,
+        host::log_lines()
+    );
+    (Client::open().expect("session"), dir)
+}
+
+#[test]
+fn seed_sequence_passes_through_the_host_abi() {
+    let tests = tests_from_env();
+    let (mut client, dir) = start(CONFIG, "sequence");
+    assert_eq!(client.buffer_size(), 1 << 20);
+
+    let outcome = snappertests::run(&mut client, tests);
+
+    let lines = host::log_lines();
+    let pass = lines
+        .iter()
+        .filter(|(_, l)| l.starts_with("[PASS]"))
+        .count();
+    let fail: Vec<_> = lines
+        .iter()
+        .filter(|(_, l)| l.starts_with("[FAIL]"))
+        .collect();
+    println!(
+        "{}/{} tests passed with TESTS={tests}; {}",
+        outcome.passed,
+        outcome.total,
+        host::describe()
+    );
+    assert!(fail.is_empty(), "failed: {fail:?}");
+    assert_eq!(pass, 7);
+    assert_eq!(
+        outcome,
+        snappertests::Outcome {
+            passed: 7,
+            total: 7
+        }
+    );
+    assert!(lines.iter().any(|(_, l)| l == "7/7 tests passed."));
+
+    // Both generations are purged; what is left is no generation at all.
+    let left: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+
+    // Each snapshot costs a few syncs, not one per object (2.0: one each).
+    let stats = host::stats();
+    assert_eq!(
+        stats.files_written as u32,
+        tests + 2,
+        "one file per object, two archives: {stats:?}"
+    );
+    assert!(stats.syncs <= 12, "syncs for the whole sequence: {stats:?}");
+    drop(client);
+}
+
+#[test]
+fn payload_over_bufsize_is_refused_with_a_result() {
+    let config = CONFIG.replace("bufsize=\"1M\"", "bufsize=\"4K\"");
+    let (mut client, _dir) = start(&config, "oversize");
+    assert_eq!(client.buffer_size(), 4096);
+
+    assert!(matches!(
+        client.init_snapshot(),
+        Reply::Ok | Reply::NoPriorGen
+    ));
+    let big = vec![7u8; 4097];
+    // Refused by the client before copying, and by the server for a client
+    // that skips the check: Result 11, nothing stored, the session goes on.
+    assert_eq!(client.take_snapshot(1, &big), Reply::PayloadTooLarge);
+    assert_eq!(
+        client.take_snapshot_in_place(1, 4097),
+        Reply::PayloadTooLarge
+    );
+    assert_eq!(
+        client.take_snapshot_in_place(1, usize::MAX),
+        Reply::PayloadTooLarge
+    );
+    assert_eq!(Reply::PayloadTooLarge.code(), 11);
+
+    assert_eq!(client.take_snapshot(2, &big[..4096]), Reply::Ok);
+    assert_eq!(client.commit_snapshot(), Reply::Ok);
+    assert_eq!(client.open_generation(None), Reply::Ok);
+    let mut out = vec![0u8; 4096];
+    assert_eq!(client.restore(2, &mut out), Reply::Ok);
+    assert_eq!(out, big[..4096]);
+    assert_eq!(client.restore(1, &mut out), Reply::NoMatches);
+    // A restore buffer smaller than the object: refused, not truncated.
+    let mut small = [0u8; 16];
+    assert_eq!(client.restore(2, &mut small), Reply::BufferTooSmall);
+    assert_eq!(client.close_generation(), Reply::Ok);
+}
+
+#[test]
+fn unknown_generation_and_wrong_state_answer_results() {
+    let (mut client, _dir) = start(CONFIG, "states");
+    assert_eq!(client.commit_snapshot(), Reply::InvalidState);
+    assert_eq!(client.restore(1, &mut [0u8; 4]), Reply::InvalidState);
+    assert_eq!(
+        client.open_generation(Some("1999-01-01 00:00:00")),
+        Reply::LoadGenFailed
+    );
+    assert_eq!(
+        client.open_generation(Some("../../etc")),
+        Reply::LoadGenFailed
+    );
+    assert_eq!(client.purge(None), Reply::NoPriorGen);
+}
+
+#[test]
+fn closing_a_session_mid_creation_leaves_snapper_usable() {
+    let (mut client, _dir) = start(CONFIG, "abort");
+    assert!(matches!(
+        client.init_snapshot(),
+        Reply::Ok | Reply::NoPriorGen
+    ));
+    assert_eq!(client.take_snapshot(1, b"one"), Reply::Ok);
+    drop(client);
+    assert!(host::log_lines()
+        .iter()
+        .any(|(l, m)| *l == Level::Warning && m.contains("aborting")));
+
+    let mut client = Client::open().unwrap();
+    assert_eq!(
+        client.init_snapshot(),
+        Reply::NoPriorGen,
+        "the aborted generation must not count"
+    );
+    assert_eq!(client.take_snapshot(1, b"uno"), Reply::Ok);
+    assert_eq!(client.commit_snapshot(), Reply::Ok);
+    assert_eq!(client.open_generation(None), Reply::Ok);
+    let mut out = [0u8; 3];
+    assert_eq!(client.restore(1, &mut out), Reply::Ok);
+    assert_eq!(&out, b"uno");
+}
+
+#[test]
+fn bad_config_refuses_to_start() {
+    let dir = temp_root("badconfig");
+    host::install(r#"<config max_snapshots="two"/>"#, &dir);
+    let error = snapper::start().unwrap_err();
+    assert!(format!("{error}").contains("max_snapshots"), "{error}");
+
+    host::install("<config/>", &dir.join("missing"));
+    assert!(matches!(snapper::start(), Err(snapper::StartError::Vfs(_))));
+}
+
+#[test]
+fn root_attribute_keeps_generations_in_a_subdirectory() {
+    let config = CONFIG.replace("<config ", "<config root=\"snapper/data\" ");
+    let (mut client, dir) = start(&config, "subroot");
+    fs::write(dir.join("unrelated"), b"x").unwrap();
+    assert!(matches!(
+        client.init_snapshot(),
+        Reply::Ok | Reply::NoPriorGen
+    ));
+    assert_eq!(client.take_snapshot(9, b"nine"), Reply::Ok);
+    assert_eq!(client.commit_snapshot(), Reply::Ok);
+    let gens: Vec<_> = fs::read_dir(dir.join("snapper/data")).unwrap().collect();
+    assert_eq!(gens.len(), 1);
+    assert_eq!(client.purge_zombies(), Reply::Ok);
+    assert!(dir.join("unrelated").exists());
+}
