@@ -677,6 +677,12 @@ mod tests {
         assert!(Archive::decode(&encode(&past_end)).is_err());
     }
 
+    /// The per-object memory figure doc/DESIGN.md quotes.
+    #[test]
+    fn an_entry_takes_56_bytes_in_memory() {
+        assert_eq!(core::mem::size_of::<Entry>(), 56);
+    }
+
     #[test]
     fn backlinks_keep_at_most_three_newest_first() {
         let mut links = Backlinks::one(link(1, 0));
