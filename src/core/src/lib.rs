@@ -21,6 +21,7 @@ pub mod config;
 pub mod error;
 pub mod format;
 pub mod layout;
+mod refs;
 mod snapper;
 pub mod storage;
 pub mod time;

@@ -14,6 +14,7 @@ use crate::format::{
     Archive, Backlinks, DecodeError, Entry, SnapshotHeader, Source, SNAPSHOT_HEADER_LEN,
 };
 use crate::layout::{self, GenerationName, ARCHIVE, ARCHIVE_TMP, SNAPSHOT_DIR};
+use crate::refs::RefCounts;
 use crate::storage::{EntryKind, Storage, StorageError};
 use crate::types::{Digest, FileNumber, FileRef, Generation, ObjectId};
 
@@ -173,7 +174,7 @@ pub struct Snapper<S: Storage, P: Platform> {
     gens: BTreeMap<Generation, GenRecord>,
     /// How many valid archives reference each file, by generation and file
     /// number: derived from the archives, never stored.
-    refs: BTreeMap<Generation, Vec<u32>>,
+    refs: RefCounts,
     /// The latest valid generation's archive: what change detection compares against.
     base: Option<Loaded>,
     phase: Phase,
@@ -216,7 +217,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             platform,
             config,
             gens: BTreeMap::new(),
-            refs: BTreeMap::new(),
+            refs: RefCounts::default(),
             base: None,
             phase: Phase::Dormant,
             next_generation: Generation(1),
@@ -333,7 +334,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
                 );
             }
         }
-        self.count_refs(&archive.entries, 1);
+        self.refs.add(&archive.entries);
         if let Some(record) = self.gens.get_mut(&generation) {
             record.status = GenerationStatus::Valid;
             record.fanout = Some(archive.fanout);
@@ -352,36 +353,8 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         }
     }
 
-    fn count_refs(&mut self, entries: &[Entry], delta: i64) -> Vec<FileRef> {
-        let mut dead = Vec::new();
-        for entry in entries {
-            for link in entry.backlinks.iter() {
-                let counts = self.refs.entry(link.generation).or_default();
-                let index = link.file.0 as usize;
-                if counts.len() <= index {
-                    counts.resize(index + 1, 0);
-                }
-                if let Some(count) = counts.get_mut(index) {
-                    if delta > 0 {
-                        *count = count.saturating_add(1);
-                    } else {
-                        *count = count.saturating_sub(1);
-                        if *count == 0 {
-                            dead.push(*link);
-                        }
-                    }
-                }
-            }
-        }
-        dead
-    }
-
     fn ref_count(&self, link: FileRef) -> u32 {
-        self.refs
-            .get(&link.generation)
-            .and_then(|counts| counts.get(link.file.0 as usize))
-            .copied()
-            .unwrap_or(0)
+        self.refs.get(link)
     }
 
     fn name_of(&self, generation: Generation) -> &str {
@@ -740,7 +713,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         let Phase::Creation(creation) = core::mem::replace(&mut self.phase, Phase::Dormant) else {
             return Err(Error::InvalidState);
         };
-        self.count_refs(&creation.entries, 1);
+        self.refs.add(&creation.entries);
         self.gens.insert(
             creation.generation,
             GenRecord {
@@ -1133,7 +1106,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             r.objects = 0;
             r.needs_sweep = true;
         }
-        let dead = self.count_refs(&entries, -1);
+        let dead = self.refs.remove(&entries);
         if self.base.is_none() {
             self.reload_base();
         }
@@ -1238,18 +1211,13 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
 
     /// Drops the record of a generation whose directory is gone.
     fn forget_if_gone(&mut self, generation: Generation) {
-        let still_used = self
-            .refs
-            .get(&generation)
-            .is_some_and(|counts| counts.iter().any(|c| *c > 0));
-        if !still_used
+        if !self.refs.any_in(generation)
             && self
                 .gens
                 .get(&generation)
                 .is_some_and(|r| r.status == GenerationStatus::NoArchive)
         {
             self.gens.remove(&generation);
-            self.refs.remove(&generation);
         }
     }
 
