@@ -246,18 +246,8 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
                         );
                         continue;
                     }
-                    self.gens.insert(
-                        generation,
-                        GenRecord {
-                            name,
-                            created,
-                            status: GenerationStatus::NoArchive,
-                            fanout: None,
-                            file_count: None,
-                            objects: 0,
-                            needs_sweep: true,
-                        },
-                    );
+                    // Without archive until its archive is read below.
+                    self.remember_incomplete(generation, name, created);
                 }
                 _ => log!(
                     self,
