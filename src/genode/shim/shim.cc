@@ -784,3 +784,16 @@ extern "C" __attribute__((weak)) int bcmp(void const *a, void const *b, sg_size_
 {
 	return Genode::memcmp(a, b, n);
 }
+
+
+/*
+ * The precompiled 'alloc' crate refers to Rust's unwinding personality from
+ * its unwind tables. Our Rust code is built with panic=abort and no C++
+ * exception passes through a Rust frame (every 'sg_*' function catches), so
+ * it is never called; it only has to link.
+ */
+extern "C" __attribute__((weak)) void rust_eh_personality()
+{
+	Genode::error("rust_eh_personality called, which panic=abort rules out");
+	Genode::sleep_forever();
+}
