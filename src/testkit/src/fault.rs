@@ -1,0 +1,183 @@
+//! A storage whose Nth operation fails.
+
+use snapper_core::{DirEntry, Storage, StorageError};
+
+/// When and how the storage fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// The operation that fails first, counting every call from 1.
+    pub at: u64,
+    /// The error it returns.
+    pub error: StorageError,
+    /// Whether the failure persists. A persistent `NoSpace` fails only the
+    /// calls that allocate (create_dir, write_new_file): a full disk still
+    /// reads, removes, renames and syncs. A persistent other error fails
+    /// every call (the device is gone).
+    pub sticky: bool,
+}
+
+/// See the module documentation. A failed call changes nothing.
+pub struct FaultStorage<S> {
+    inner: S,
+    ops: u64,
+    fault: Option<Fault>,
+    fired: bool,
+    injected: u64,
+    trace: Vec<String>,
+}
+
+impl<S: Storage> FaultStorage<S> {
+    /// No fault yet; see [`FaultStorage::arm`].
+    pub fn new(inner: S) -> Self {
+        FaultStorage {
+            inner,
+            ops: 0,
+            fault: None,
+            fired: false,
+            injected: 0,
+            trace: Vec::new(),
+        }
+    }
+
+    /// Fails as `fault` says, counting operations from now.
+    pub fn arm(&mut self, fault: Fault) {
+        self.ops = 0;
+        self.fault = Some(fault);
+        self.fired = false;
+        self.trace.clear();
+    }
+
+    /// Stops failing.
+    pub fn disarm(&mut self) {
+        self.fault = None;
+    }
+
+    /// Operations since the last `arm` (or since creation).
+    pub fn ops(&self) -> u64 {
+        self.ops
+    }
+
+    /// Whether the armed fault has hit.
+    pub fn fired(&self) -> bool {
+        self.fired
+    }
+
+    /// Errors returned so far.
+    pub fn injected(&self) -> u64 {
+        self.injected
+    }
+
+    /// One line per operation since `arm`, the failed ones marked.
+    pub fn trace(&self) -> &[String] {
+        &self.trace
+    }
+
+    /// The wrapped storage.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped storage, mutable.
+    pub fn inner_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Ends the wrapper.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
+    fn check(&mut self, what: &str, path: &str, allocates: bool) -> Result<(), StorageError> {
+        self.ops += 1;
+        let failure = match self.fault {
+            Some(f) if self.ops == f.at => Some(f.error),
+            Some(f) if f.sticky && self.ops > f.at => {
+                (f.error != StorageError::NoSpace || allocates).then_some(f.error)
+            }
+            _ => None,
+        };
+        match failure {
+            Some(error) => {
+                self.fired = true;
+                self.injected += 1;
+                self.trace
+                    .push(format!("{what} {path}: {error} (injected)"));
+                Err(error)
+            }
+            None => {
+                self.trace.push(format!("{what} {path}"));
+                Ok(())
+            }
+        }
+    }
+}
+
+impl<S: Storage> Storage for FaultStorage<S> {
+    fn create_dir(&mut self, path: &str) -> Result<(), StorageError> {
+        self.check("create_dir", path, true)?;
+        self.inner.create_dir(path)
+    }
+
+    fn write_new_file(&mut self, path: &str, parts: &[&[u8]]) -> Result<(), StorageError> {
+        self.check("write_new_file", path, true)?;
+        self.inner.write_new_file(path, parts)
+    }
+
+    fn read_at(&mut self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError> {
+        self.check("read_at", path, false)?;
+        self.inner.read_at(path, offset, buf)
+    }
+
+    fn file_size(&mut self, path: &str) -> Result<u64, StorageError> {
+        self.check("file_size", path, false)?;
+        self.inner.file_size(path)
+    }
+
+    fn list_dir(&mut self, path: &str) -> Result<Vec<DirEntry>, StorageError> {
+        self.check("list_dir", path, false)?;
+        self.inner.list_dir(path)
+    }
+
+    fn remove(&mut self, path: &str) -> Result<(), StorageError> {
+        self.check("remove", path, false)?;
+        self.inner.remove(path)
+    }
+
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), StorageError> {
+        self.check("rename", from, false)?;
+        self.inner.rename(from, to)
+    }
+
+    fn sync(&mut self) -> Result<(), StorageError> {
+        self.check("sync", "", false)?;
+        self.inner.sync()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use snapper_core::MemStorage;
+
+    #[test]
+    fn the_nth_call_fails_and_changes_nothing() {
+        let mut fs = FaultStorage::new(MemStorage::new());
+        fs.arm(Fault {
+            at: 2,
+            error: StorageError::NoSpace,
+            sticky: true,
+        });
+        fs.create_dir("a").unwrap();
+        assert_eq!(fs.create_dir("b"), Err(StorageError::NoSpace));
+        assert_eq!(
+            fs.write_new_file("a/f", &[b"x"]),
+            Err(StorageError::NoSpace)
+        );
+        assert!(fs.list_dir("").is_ok(), "a full disk still lists");
+        assert!(fs.remove("a").is_ok(), "and removes");
+        assert!(fs.inner().nodes().is_empty());
+        assert_eq!(fs.injected(), 2);
+        fs.disarm();
+        fs.create_dir("b").unwrap();
+    }
+}

@@ -1,0 +1,34 @@
+//! The reliability harness of Snapper (host only, std).
+//!
+//! - [`CrashStorage`] keeps what was written apart from what is durable and
+//!   rebuilds the disk as a power cut may leave it (doc/RELIABILITY.md says
+//!   which file system behaviour it models and why).
+//! - [`FaultStorage`] makes the Nth storage operation fail.
+//! - [`sweep`] runs a workload, cuts power after every operation in turn and
+//!   checks each surviving disk against the invariants of doc/DESIGN.md.
+//! - [`fuzz`] holds the bodies of the fuzz targets, shared by `fuzz/` and the
+//!   bounded property test of the normal test suite.
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod crash;
+pub mod fault;
+pub mod fuzz;
+pub mod image;
+pub mod platform;
+pub mod rng;
+pub mod sweep;
+
+pub use crash::{CrashStorage, Fate, MetaOrder, Op, Plan};
+pub use fault::{Fault, FaultStorage};
+pub use platform::SimPlatform;
+pub use rng::Rng;
+
+/// A count from the environment, for sweeps that scale: CI runs the
+/// default, a long run sets the variable.
+pub fn env_count(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

@@ -1,0 +1,584 @@
+//! Power-cut sweeps: run a workload, cut power after every storage
+//! operation in turn, and check every durable outcome of each cut against
+//! the invariants of doc/DESIGN.md:
+//!
+//! 1. A new manager opens the surviving disk, and no call panics.
+//! 2. No generation is damaged: a crash never leaves a broken archive.
+//! 3. Every valid generation restores byte for byte the content it was
+//!    committed with (so the generation in progress is complete or absent).
+//! 4. Every generation committed before the cut (its commit returned Ok)
+//!    is valid, unless the interrupted call was one allowed to purge it.
+//! 5. A generation whose purge returned Ok before the cut stays purged.
+//! 6. After one purge_zombies, no file remains that no valid archive
+//!    references, no `archive.tmp` and no empty directory; no referenced
+//!    file is missing.
+//! 7. The next snapshot (with changed, unchanged and new objects) commits
+//!    with a generation number above every directory on disk and restores,
+//!    the earlier generations still restore, and the next purge works and
+//!    leaves exactly the referenced files.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use snapper_core::{
+    Config, Error, Generation, GenerationStatus, MemStorage, ObjectId, Snapper, Storage,
+};
+
+use crate::crash::CrashStorage;
+use crate::image::{empty_dirs, files, missing_files, unreferenced_files};
+use crate::platform::SimPlatform;
+
+/// Objects by id: the content a generation must restore.
+pub type Content = BTreeMap<u64, Vec<u8>>;
+
+/// One client call (or a change of the clock).
+#[derive(Clone, Debug)]
+pub enum Step {
+    /// `init_snapshot`.
+    Init,
+    /// `take_snapshot(id, payload)`.
+    Take(u64, Vec<u8>),
+    /// `commit_snapshot`.
+    Commit,
+    /// `purge`: `None` the oldest, `Some(i)` the i-th valid generation by name.
+    Purge(Option<usize>),
+    /// `purge_expired`.
+    PurgeExpired,
+    /// `purge_zombies`.
+    PurgeZombies,
+    /// `abort` (a client that went away).
+    Abort,
+    /// `open_generation` (latest), one restore, `close_generation`, which
+    /// applies retention.
+    OpenClose,
+    /// Sets the clock.
+    Clock(u64),
+}
+
+/// The steps of one whole snapshot of `objects`.
+pub fn snapshot(objects: &[(u64, Vec<u8>)]) -> Vec<Step> {
+    let mut steps = vec![Step::Init];
+    steps.extend(objects.iter().map(|(id, p)| Step::Take(*id, p.clone())));
+    steps.push(Step::Commit);
+    steps
+}
+
+/// A workload: setup steps (run without cuts; their result counts as
+/// durable) and the steps whose every storage operation is a cut point.
+#[derive(Clone, Debug)]
+pub struct Workload {
+    /// For messages.
+    pub name: &'static str,
+    /// The manager's config, for the run and the recovery.
+    pub config: Config,
+    /// The clock at the start.
+    pub start: u64,
+    /// Run first, not swept.
+    pub setup: Vec<Step>,
+    /// Swept.
+    pub steps: Vec<Step>,
+}
+
+/// What one run of the steps showed.
+#[derive(Clone, Debug, Default)]
+struct Run {
+    /// Content of each generation committed in this run (or the setup).
+    content: BTreeMap<Generation, Content>,
+    /// Valid generations before each step (index i) and after the last.
+    valid: Vec<BTreeSet<Generation>>,
+    /// Whether each step returned Ok.
+    ok: Vec<bool>,
+    /// Generations whose commit returned Ok.
+    committed: BTreeSet<Generation>,
+    /// The step during which the power was cut.
+    cut_step: Option<usize>,
+    /// The clock at the end.
+    clock: u64,
+    /// Panics, with the step.
+    panics: Vec<String>,
+}
+
+fn valid_set<S: Storage>(snapper: &Snapper<S, SimPlatform>) -> BTreeSet<Generation> {
+    snapper
+        .generations()
+        .into_iter()
+        .filter(|g| g.status == GenerationStatus::Valid)
+        .map(|g| g.generation)
+        .collect()
+}
+
+fn valid_names<S: Storage>(snapper: &Snapper<S, SimPlatform>) -> Vec<String> {
+    snapper
+        .generations()
+        .into_iter()
+        .filter(|g| g.status == GenerationStatus::Valid)
+        .map(|g| g.name)
+        .collect()
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
+}
+
+fn step_call<S: Storage>(
+    snapper: &mut Snapper<S, SimPlatform>,
+    platform: &SimPlatform,
+    step: &Step,
+) -> Result<(), Error> {
+    match step {
+        Step::Init => snapper.init_snapshot().map(|_| ()),
+        Step::Take(id, payload) => snapper.take_snapshot(ObjectId(*id), payload),
+        Step::Commit => snapper.commit_snapshot(),
+        Step::Purge(which) => {
+            let name = which.and_then(|i| valid_names(snapper).get(i).cloned());
+            snapper.purge(name.as_deref())
+        }
+        Step::PurgeExpired => snapper.purge_expired(),
+        Step::PurgeZombies => snapper.purge_zombies(),
+        Step::Abort => {
+            snapper.abort();
+            Ok(())
+        }
+        Step::OpenClose => {
+            snapper.open_generation(None)?;
+            let mut buf = vec![0u8; snapper.config().bufsize.min(1 << 16) as usize];
+            let restored = snapper.restore(ObjectId(0), &mut buf);
+            snapper.close_generation()?;
+            restored.map(|_| ()).or_else(|e| {
+                if e == Error::NoMatches {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })
+        }
+        Step::Clock(t) => {
+            platform.clock.set(*t);
+            Ok(())
+        }
+    }
+}
+
+/// Runs `steps`, recording what happened; `is_cut` tells whether the power
+/// has gone (then the remaining steps still run, against a dead disk, to
+/// show that nothing panics on errors).
+fn run_steps<S: Storage>(
+    snapper: &mut Snapper<S, SimPlatform>,
+    platform: &SimPlatform,
+    steps: &[Step],
+    run: &mut Run,
+    is_cut: impl Fn(&S) -> bool,
+) {
+    let mut pending: Option<Content> = None;
+    for (index, step) in steps.iter().enumerate() {
+        run.valid.push(valid_set(snapper));
+        let result = catch_unwind(AssertUnwindSafe(|| step_call(snapper, platform, step)));
+        let result = match result {
+            Ok(result) => result,
+            Err(panic) => {
+                run.panics.push(format!(
+                    "step {index} {step:?} panicked: {}",
+                    panic_text(&*panic)
+                ));
+                Err(Error::InvalidState)
+            }
+        };
+        run.ok.push(result.is_ok());
+        match (step, result) {
+            (Step::Init, Ok(())) => pending = Some(Content::new()),
+            (Step::Take(id, payload), Ok(())) => {
+                if let Some(content) = pending.as_mut() {
+                    content.insert(*id, payload.clone());
+                }
+            }
+            (Step::Commit, Ok(())) => {
+                if let (Some(content), Some(newest)) =
+                    (pending.take(), valid_set(snapper).last().copied())
+                {
+                    run.content.insert(newest, content);
+                    run.committed.insert(newest);
+                }
+            }
+            (Step::Commit | Step::Abort, _) => pending = None,
+            _ => {}
+        }
+        if run.cut_step.is_none() && is_cut(snapper.storage()) {
+            run.cut_step = Some(index);
+        }
+    }
+    run.valid.push(valid_set(snapper));
+    run.clock = platform.clock.get();
+}
+
+/// The figures of one sweep.
+#[derive(Clone, Debug, Default)]
+pub struct Figures {
+    /// Cut points (storage operations after which power was cut).
+    pub cuts: u64,
+    /// Distinct durable outcomes checked.
+    pub outcomes: u64,
+    /// Invariants broken (each with a message in `violations`).
+    pub violations: Vec<String>,
+}
+
+/// Sweeps `workload`: every cut point, `random` seeded random outcomes per
+/// metadata order besides the systematic ones.
+pub fn sweep(workload: &Workload, random: u64, seed: u64) -> Figures {
+    let mut figures = Figures::default();
+    let platform = SimPlatform::at(workload.start);
+    let mut setup_run = Run::default();
+    let start = {
+        let Ok(mut snapper) = Snapper::open(
+            CrashStorage::over(MemStorage::new()),
+            platform.clone(),
+            workload.config,
+        ) else {
+            figures
+                .violations
+                .push(format!("{}: setup: open failed", workload.name));
+            return figures;
+        };
+        run_steps(
+            &mut snapper,
+            &platform,
+            &workload.setup,
+            &mut setup_run,
+            |_| false,
+        );
+        if setup_run.ok.contains(&false) || !setup_run.panics.is_empty() {
+            figures.violations.push(format!(
+                "{}: setup failed: {:?} {:?}",
+                workload.name, setup_run.ok, setup_run.panics
+            ));
+            return figures;
+        }
+        snapper.into_storage().inner().clone()
+    };
+    let start_clock = platform.clock.get();
+
+    // The reference run, without a cut: how many cut points there are, and
+    // what each step does when nothing goes wrong.
+    let reference = {
+        let platform = SimPlatform::at(start_clock);
+        let mut run = Run::default();
+        let storage = CrashStorage::over(start.clone());
+        let Ok(mut snapper) = Snapper::open(storage, platform.clone(), workload.config) else {
+            figures
+                .violations
+                .push(format!("{}: reference: open failed", workload.name));
+            return figures;
+        };
+        run_steps(&mut snapper, &platform, &workload.steps, &mut run, |_| {
+            false
+        });
+        if run.ok.contains(&false) || !run.panics.is_empty() {
+            figures.violations.push(format!(
+                "{}: the workload fails without a crash: {:?} {:?}",
+                workload.name, run.ok, run.panics
+            ));
+            return figures;
+        }
+        let total = snapper.storage().ops();
+        (run, total)
+    };
+    let (reference, total) = reference;
+    let mut content = setup_run.content.clone();
+    content.extend(reference.content.clone());
+    // What each step may remove: valid before it, not after it.
+    let removes: Vec<BTreeSet<Generation>> = (0..workload.steps.len())
+        .map(|i| {
+            reference.valid[i]
+                .difference(&reference.valid[i + 1])
+                .copied()
+                .collect()
+        })
+        .collect();
+
+    for cut in 1..=total {
+        figures.cuts += 1;
+        let platform = SimPlatform::at(start_clock);
+        let mut run = Run::default();
+        let storage = CrashStorage::over(start.clone()).cut_after(cut);
+        let Ok(mut snapper) = Snapper::open(storage, platform.clone(), workload.config) else {
+            figures
+                .violations
+                .push(format!("{}: cut {cut}: open failed", workload.name));
+            continue;
+        };
+        run_steps(&mut snapper, &platform, &workload.steps, &mut run, |s| {
+            s.is_cut()
+        });
+        let label = format!(
+            "{} cut after op {cut}/{total} ({})",
+            workload.name,
+            snapper.storage().trace().last().map_or("", String::as_str)
+        );
+        for panic in &run.panics {
+            figures.violations.push(format!("{label}: {panic}"));
+        }
+        let cut_step = run
+            .cut_step
+            .unwrap_or(workload.steps.len().saturating_sub(1));
+        let may_vanish: BTreeSet<Generation> =
+            removes[..=cut_step].iter().flatten().copied().collect();
+        let mut required: BTreeSet<Generation> = run.valid[0].clone();
+        required.extend(run.committed.iter().copied());
+        required.retain(|g| !may_vanish.contains(g));
+        let mut forbidden = BTreeSet::new();
+        for (i, step) in workload.steps.iter().enumerate().take(cut_step + 1) {
+            if matches!(step, Step::Purge(_) | Step::PurgeExpired) && run.ok[i] {
+                forbidden.extend(removes[i].iter().copied());
+            }
+        }
+        let expect = Expect {
+            config: workload.config,
+            clock: run.clock,
+            content: &content,
+            required,
+            forbidden,
+        };
+        for (n, disk) in snapper
+            .storage()
+            .outcomes(random, seed ^ cut.wrapping_mul(0x100_0000_01B3))
+            .into_iter()
+            .enumerate()
+        {
+            figures.outcomes += 1;
+            for v in check_recovery(disk, &expect) {
+                figures
+                    .violations
+                    .push(format!("{label}, outcome {n}: {v}"));
+            }
+        }
+    }
+    figures
+}
+
+/// What a recovered disk must show.
+pub struct Expect<'a> {
+    /// Config of the new manager.
+    pub config: Config,
+    /// Its clock.
+    pub clock: u64,
+    /// The content each generation was committed with.
+    pub content: &'a BTreeMap<Generation, Content>,
+    /// Generations that must be valid.
+    pub required: BTreeSet<Generation>,
+    /// Generations that must not be valid.
+    pub forbidden: BTreeSet<Generation>,
+}
+
+/// Opens a manager over `disk` and checks the invariants listed in the
+/// module documentation; returns what broke.
+pub fn check_recovery(disk: MemStorage, expect: &Expect<'_>) -> Vec<String> {
+    let mut violations = Vec::new();
+    let outcome = catch_unwind(AssertUnwindSafe(|| recover(disk, expect, &mut violations)));
+    if let Err(panic) = outcome {
+        violations.push(format!("panicked: {}", panic_text(&*panic)));
+    }
+    violations
+}
+
+/// Restores every object of `generation` (by name) and compares.
+pub fn restore_matches<S: Storage, P: snapper_core::Platform>(
+    snapper: &mut Snapper<S, P>,
+    name: &str,
+    content: &Content,
+) -> Result<(), String> {
+    snapper
+        .open_generation(Some(name))
+        .map_err(|e| format!("open_generation({name}): {e}"))?;
+    let longest = content.values().map(Vec::len).max().unwrap_or(0);
+    let mut buf = vec![0xEEu8; longest + 3];
+    let mut result = Ok(());
+    for (id, payload) in content {
+        match snapper.restore(ObjectId(*id), &mut buf) {
+            Ok(len) if len == payload.len() && buf[..len] == payload[..] => {}
+            Ok(len) => {
+                result = Err(format!(
+                    "{name}: object {id} restored wrong bytes ({len} bytes)"
+                ));
+                break;
+            }
+            Err(e) => {
+                result = Err(format!("{name}: object {id}: {e}"));
+                break;
+            }
+        }
+    }
+    if result.is_ok() && snapper.restore(ObjectId(u64::MAX - 1), &mut buf) != Err(Error::NoMatches)
+    {
+        result = Err(format!("{name}: holds an object it never got"));
+    }
+    // Retention runs here; what it purges was checked first.
+    let _ = snapper.close_generation();
+    result
+}
+
+fn recover(disk: MemStorage, expect: &Expect<'_>, violations: &mut Vec<String>) {
+    let dirs_on_disk: BTreeSet<Generation> = disk
+        .nodes()
+        .keys()
+        .filter(|p| !p.contains('/'))
+        .filter_map(|p| snapper_core::layout::GenerationName::parse(p).map(|(_, _, g)| g))
+        .collect();
+    // First look with retention off, so that close_generation cannot purge
+    // what is still to be checked; then the real config.
+    let look = Config {
+        max_snapshots: 0,
+        expiration: 0,
+        ..expect.config
+    };
+    let mut snapper = match Snapper::open(disk, SimPlatform::at(expect.clock), look) {
+        Ok(snapper) => snapper,
+        Err(e) => {
+            violations.push(format!("open failed: {e}"));
+            return;
+        }
+    };
+    let gens = snapper.generations();
+    for g in &gens {
+        if matches!(g.status, GenerationStatus::Damaged(_)) {
+            violations.push(format!("generation {} damaged: {:?}", g.name, g.status));
+        }
+    }
+    let valid: Vec<(Generation, String)> = gens
+        .iter()
+        .filter(|g| g.status == GenerationStatus::Valid)
+        .map(|g| (g.generation, g.name.clone()))
+        .collect();
+    let valid_numbers: BTreeSet<Generation> = valid.iter().map(|(g, _)| *g).collect();
+    for missing in expect.required.difference(&valid_numbers) {
+        violations.push(format!("committed generation {missing} lost"));
+    }
+    for back in expect.forbidden.intersection(&valid_numbers) {
+        violations.push(format!("purged generation {back} came back"));
+    }
+    for (generation, name) in &valid {
+        match expect.content.get(generation) {
+            None => violations.push(format!("generation {name} valid but never committed")),
+            Some(content) => {
+                if let Err(e) = restore_matches(&mut snapper, name, content) {
+                    violations.push(e);
+                }
+            }
+        }
+    }
+    let disk = snapper.into_storage();
+    let mut snapper = match Snapper::open(disk, SimPlatform::at(expect.clock), expect.config) {
+        Ok(snapper) => snapper,
+        Err(e) => {
+            violations.push(format!("second open failed: {e}"));
+            return;
+        }
+    };
+    // Retention may purge on the first call that applies it; go on with
+    // what is valid then.
+    if let Err(e) = snapper.purge_expired() {
+        violations.push(format!("purge_expired after recovery: {e}"));
+    }
+    let survivors: Vec<(Generation, String)> = snapper
+        .generations()
+        .into_iter()
+        .filter(|g| g.status == GenerationStatus::Valid)
+        .map(|g| (g.generation, g.name))
+        .collect();
+
+    if let Err(e) = snapper.purge_zombies() {
+        violations.push(format!("purge_zombies: {e}"));
+    }
+    check_clean(snapper.storage(), "after purge_zombies", violations);
+
+    // The next snapshot: every object of the latest generation, half of
+    // them changed, and one new object.
+    let base: Content = survivors
+        .last()
+        .and_then(|(g, _)| expect.content.get(g))
+        .cloned()
+        .unwrap_or_default();
+    let mut next: Content = base
+        .iter()
+        .enumerate()
+        .map(|(i, (id, payload))| {
+            let mut payload = payload.clone();
+            if i % 2 == 0 {
+                payload.push(0xA5);
+            }
+            (*id, payload)
+        })
+        .collect();
+    next.insert(0xFEED, b"after the crash".to_vec());
+    let attempt = (|| -> Result<(), Error> {
+        snapper.init_snapshot()?;
+        for (id, payload) in &next {
+            snapper.take_snapshot(ObjectId(*id), payload)?;
+        }
+        snapper.commit_snapshot()
+    })();
+    if let Err(e) = attempt {
+        violations.push(format!("next snapshot: {e}"));
+        return;
+    }
+    let newest = snapper
+        .generations()
+        .into_iter()
+        .rfind(|g| g.status == GenerationStatus::Valid);
+    let Some(newest) = newest else {
+        violations.push("next snapshot not listed".into());
+        return;
+    };
+    if let Some(above) = dirs_on_disk.iter().find(|g| **g >= newest.generation) {
+        violations.push(format!(
+            "next snapshot took number {} although directory {above} was on disk",
+            newest.generation
+        ));
+    }
+    if let Err(e) = restore_matches(&mut snapper, &newest.name, &next) {
+        violations.push(format!("next snapshot: {e}"));
+    }
+    for (generation, name) in survivors.iter().rev().take(2) {
+        if let Some(content) = expect.content.get(generation) {
+            if valid_names(&snapper).contains(name) {
+                if let Err(e) = restore_matches(&mut snapper, name, content) {
+                    violations.push(format!("after the next snapshot: {e}"));
+                }
+            }
+        }
+    }
+    check_clean(snapper.storage(), "after the next snapshot", violations);
+
+    match snapper.purge(None) {
+        Ok(()) | Err(Error::PurgeDenied) => {}
+        Err(e) => violations.push(format!("purge after recovery: {e}")),
+    }
+    check_clean(snapper.storage(), "after the next purge", violations);
+    if let Err(e) = restore_matches(&mut snapper, &newest.name, &next) {
+        if valid_names(&snapper).contains(&newest.name) {
+            violations.push(format!("after the next purge: {e}"));
+        }
+    }
+}
+
+/// No unreferenced file, no `archive.tmp`, no empty directory, no missing
+/// referenced file.
+pub fn check_clean(disk: &MemStorage, when: &str, violations: &mut Vec<String>) {
+    let garbage = unreferenced_files(disk);
+    if !garbage.is_empty() {
+        violations.push(format!("{when}: unreferenced files remain: {garbage:?}"));
+    }
+    let missing = missing_files(disk);
+    if !missing.is_empty() {
+        violations.push(format!("{when}: referenced files missing: {missing:?}"));
+    }
+    let empty = empty_dirs(disk);
+    if !empty.is_empty() {
+        violations.push(format!("{when}: empty directories remain: {empty:?}"));
+    }
+    if files(disk).iter().any(|f| f.ends_with("/archive.tmp")) {
+        violations.push(format!("{when}: an archive.tmp remains"));
+    }
+}
