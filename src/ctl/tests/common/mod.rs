@@ -1,0 +1,189 @@
+//! Shared by the snapperctl tests: a snapper root written by the engine
+//! itself (snapper-core over snapper_host::DirStorage), images made by
+//! mkfs.ext4, and a runner for the binary.
+#![allow(dead_code)]
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use snapper_core::{Config, Level, ObjectId, Platform, Snapper};
+use snapper_host::DirStorage;
+
+/// Objects per generation, payload bytes, generations.
+pub const OBJECTS: u64 = 64;
+pub const SIZE: usize = 4096;
+pub const GENERATIONS: u32 = 4;
+
+/// A fixed clock, one second per call, and no log output.
+pub struct TestPlatform(pub u64);
+
+impl Platform for TestPlatform {
+    fn now(&mut self) -> u64 {
+        self.0 += 1;
+        self.0
+    }
+    fn log(&mut self, _level: Level, _message: fmt::Arguments<'_>) {}
+}
+
+/// Content of object `id` at `version`, reproducible.
+pub fn payload(id: u64, version: u32) -> Vec<u8> {
+    let mut state = id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (u64::from(version) << 32) ^ 0xD1B5;
+    (0..SIZE)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+/// Which version each object has in generation `round` (0-based): a
+/// quarter of the objects change each round, object 0 never does.
+pub fn versions(round: u32) -> Vec<u32> {
+    let mut versions = vec![0u32; OBJECTS as usize];
+    for r in 1..=round {
+        for (id, version) in versions.iter_mut().enumerate() {
+            if id != 0 && (id as u32 + r).is_multiple_of(4) {
+                *version = r;
+            }
+        }
+    }
+    versions
+}
+
+/// Writes GENERATIONS generations into `root` through the engine.
+/// threshold=4 makes a trie several levels deep; redundancy=2 makes the
+/// third generation write fresh copies of objects unchanged since the first.
+pub fn build_root(root: &Path) {
+    let config = Config {
+        threshold: 4,
+        redundancy: 2,
+        ..Config::default()
+    };
+    let storage = DirStorage::open(root).expect("root");
+    let mut snapper =
+        Snapper::open(storage, TestPlatform(1_795_545_149), config).expect("open root");
+    for round in 0..GENERATIONS {
+        snapper.init_snapshot().expect("init");
+        for (id, version) in versions(round).iter().enumerate() {
+            snapper
+                .take_snapshot(ObjectId(id as u64), &payload(id as u64, *version))
+                .expect("take");
+        }
+        snapper.commit_snapshot().expect("commit");
+    }
+}
+
+/// mkfs.ext4, where Debian keeps it too; a clear failure when absent.
+pub fn mkfs() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .map(|dir| dir.join("mkfs.ext4"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "mkfs.ext4 not found: the image tests need e2fsprogs \
+                 (Debian/Ubuntu: apt-get install -y e2fsprogs)"
+            )
+        })
+}
+
+/// An ext4 image holding a copy of `dir`, made as the Genode scenario makes
+/// its image (mkfs.ext4 -O ^metadata_csum), populated with -d (no root, no
+/// mount needed).
+pub fn image_of(dir: &Path, image: &Path) {
+    let out = Command::new(mkfs())
+        .args(["-q", "-F", "-O", "^metadata_csum", "-d"])
+        .arg(dir)
+        .arg(image)
+        .arg("32M")
+        .output()
+        .expect("run mkfs.ext4");
+    assert!(
+        out.status.success(),
+        "mkfs.ext4 failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs snapperctl with `args`.
+pub fn ctl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_snapperctl"))
+        .args(args)
+        .env_remove("SNAPPER_ROOT")
+        .output()
+        .expect("run snapperctl")
+}
+
+/// Runs snapperctl on `root` and returns (exit code, stdout, stderr).
+pub fn run(root: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["--root", root.to_str().expect("utf-8 path")];
+    all.extend_from_slice(args);
+    let out = ctl(&all);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs a `--json` command and parses its output; `expect_code` is checked.
+pub fn json(root: &Path, args: &[&str], expect_code: i32) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let (code, stdout, stderr) = run(root, &all);
+    assert_eq!(
+        code, expect_code,
+        "{args:?}: stdout {stdout}\nstderr {stderr}"
+    );
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: bad JSON ({e}): {stdout}"))
+}
+
+/// Removes fields that legitimately differ between two runs or two roots.
+pub fn scrub(mut value: Value) -> Value {
+    fn walk(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                map.remove("root");
+                map.remove("age_seconds");
+                map.remove("directory");
+                map.values_mut().for_each(walk);
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut value);
+    value
+}
+
+/// The path (relative to the root) of the copies of object `id` in
+/// generation `generation`, newest first, from `show --json`.
+pub fn copies(root: &Path, generation: &str, id: u64) -> Vec<String> {
+    let shown = json(root, &["show", generation], 0);
+    shown["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .find(|o| o["id"].as_u64() == Some(id))
+        .expect("object listed")["copies"]
+        .as_array()
+        .expect("copies")
+        .iter()
+        .map(|c| c["path"].as_str().expect("path").to_string())
+        .collect()
+}
+
+/// The names of the generations, oldest first.
+pub fn names(root: &Path) -> Vec<String> {
+    json(root, &["list"], 0)["generations"]
+        .as_array()
+        .expect("generations")
+        .iter()
+        .map(|g| g["name"].as_str().expect("name").to_string())
+        .collect()
+}
