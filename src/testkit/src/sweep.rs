@@ -51,6 +51,8 @@ pub enum Step {
     /// `open_generation` (latest), one restore, `close_generation`, which
     /// applies retention.
     OpenClose,
+    /// Opens the i-th valid generation, restores these ids, closes.
+    Restore(usize, Vec<u64>),
     /// Sets the clock.
     Clock(u64),
 }
@@ -81,24 +83,27 @@ pub struct Workload {
 
 /// What one run of the steps showed.
 #[derive(Clone, Debug, Default)]
-struct Run {
+pub struct Run {
     /// Content of each generation committed in this run (or the setup).
-    content: BTreeMap<Generation, Content>,
+    pub content: BTreeMap<Generation, Content>,
     /// Valid generations before each step (index i) and after the last.
-    valid: Vec<BTreeSet<Generation>>,
+    pub valid: Vec<BTreeSet<Generation>>,
     /// Whether each step returned Ok.
-    ok: Vec<bool>,
+    pub ok: Vec<bool>,
+    /// What each step returned.
+    pub results: Vec<Result<(), Error>>,
     /// Generations whose commit returned Ok.
-    committed: BTreeSet<Generation>,
+    pub committed: BTreeSet<Generation>,
     /// The step during which the power was cut.
-    cut_step: Option<usize>,
+    pub cut_step: Option<usize>,
     /// The clock at the end.
-    clock: u64,
+    pub clock: u64,
     /// Panics, with the step.
-    panics: Vec<String>,
+    pub panics: Vec<String>,
 }
 
-fn valid_set<S: Storage>(snapper: &Snapper<S, SimPlatform>) -> BTreeSet<Generation> {
+/// The valid generations' numbers.
+pub fn valid_set<S: Storage>(snapper: &Snapper<S, SimPlatform>) -> BTreeSet<Generation> {
     snapper
         .generations()
         .into_iter()
@@ -107,7 +112,8 @@ fn valid_set<S: Storage>(snapper: &Snapper<S, SimPlatform>) -> BTreeSet<Generati
         .collect()
 }
 
-fn valid_names<S: Storage>(snapper: &Snapper<S, SimPlatform>) -> Vec<String> {
+/// The valid generations' names, oldest first.
+pub fn valid_names<S: Storage>(snapper: &Snapper<S, SimPlatform>) -> Vec<String> {
     snapper
         .generations()
         .into_iter()
@@ -116,7 +122,8 @@ fn valid_names<S: Storage>(snapper: &Snapper<S, SimPlatform>) -> Vec<String> {
         .collect()
 }
 
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+/// The message of a caught panic.
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
@@ -156,6 +163,19 @@ fn step_call<S: Storage>(
                 }
             })
         }
+        Step::Restore(which, ids) => {
+            let name = valid_names(snapper).get(*which).cloned();
+            snapper.open_generation(name.as_deref())?;
+            let mut buf = vec![0u8; snapper.config().bufsize.min(1 << 16) as usize];
+            let mut first = Ok(());
+            for id in ids {
+                if let Err(e) = snapper.restore(ObjectId(*id), &mut buf) {
+                    first = first.and(Err(e));
+                }
+            }
+            snapper.close_generation()?;
+            first
+        }
         Step::Clock(t) => {
             platform.clock.set(*t);
             Ok(())
@@ -166,7 +186,7 @@ fn step_call<S: Storage>(
 /// Runs `steps`, recording what happened; `is_cut` tells whether the power
 /// has gone (then the remaining steps still run, against a dead disk, to
 /// show that nothing panics on errors).
-fn run_steps<S: Storage>(
+pub fn run_steps<S: Storage>(
     snapper: &mut Snapper<S, SimPlatform>,
     platform: &SimPlatform,
     steps: &[Step],
@@ -188,6 +208,7 @@ fn run_steps<S: Storage>(
             }
         };
         run.ok.push(result.is_ok());
+        run.results.push(result);
         match (step, result) {
             (Step::Init, Ok(())) => pending = Some(Content::new()),
             (Step::Take(id, payload), Ok(())) => {
