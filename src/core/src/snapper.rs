@@ -1107,6 +1107,11 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
                 "purge of '{}': removing its archive was not confirmed durable ({e}); its files stay until the next sweep",
                 record.name
             );
+            // Files it was the last user of may sit in older generations'
+            // directories: those need the sweep too.
+            for link in &dead {
+                self.mark_for_sweep(link.generation);
+            }
             return Err(Error::StorageFailed);
         }
         let deleted = if was_valid {
@@ -1179,6 +1184,9 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
                 Err(e) => {
                     complete = false;
                     log!(self, Level::Warning, "cannot delete '{path}': {e}");
+                    // The file may sit in another generation's directory
+                    // (one purged earlier): remember to sweep that one.
+                    self.mark_for_sweep(link.generation);
                 }
             }
             dirs.insert(name.as_str().into());
@@ -1193,10 +1201,22 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
                     }
                 }
                 Err(StorageError::NotEmpty | StorageError::NotFound) => {}
-                Err(e) => log!(self, Level::Debug, "cannot remove directory '{dir}': {e}"),
+                Err(e) => {
+                    log!(self, Level::Debug, "cannot remove directory '{dir}': {e}");
+                    let owner = dir.split('/').next().and_then(GenerationName::parse);
+                    if let Some((_, _, generation)) = owner {
+                        self.mark_for_sweep(generation);
+                    }
+                }
             }
         }
         (deleted, complete)
+    }
+
+    fn mark_for_sweep(&mut self, generation: Generation) {
+        if let Some(record) = self.gens.get_mut(&generation) {
+            record.needs_sweep = true;
+        }
     }
 
     /// Drops the record of a generation whose directory is gone.
@@ -1339,7 +1359,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         let pending: Vec<Generation> = self
             .gens
             .iter()
-            .filter(|(_, r)| r.needs_sweep && r.status == GenerationStatus::NoArchive)
+            .filter(|(_, r)| r.needs_sweep && !matches!(r.status, GenerationStatus::Damaged(_)))
             .map(|(g, _)| *g)
             .collect();
         for generation in pending {
