@@ -495,3 +495,101 @@ fn a_failed_deletion_in_an_earlier_purged_directory_is_retried_at_the_next_init(
         );
     }
 }
+
+/// The storage fails while the manager starts (listing the root, reading
+/// an archive). The start answers a Result; whatever it could not read, it
+/// must not treat as garbage: after the fault is gone, every generation is
+/// still there, under either integrity policy, even after the calls that
+/// delete (purge_zombies, the next snapshot, retention).
+#[test]
+fn faults_while_starting_lose_nothing() {
+    let (disk, content, clock) = prepare(config(), &three_generations());
+    let total = {
+        let mut storage = FaultStorage::new(disk.clone());
+        storage.arm(Fault {
+            at: u64::MAX,
+            error: StorageError::Io,
+            sticky: false,
+        });
+        let snapper = Snapper::open(storage, SimPlatform::at(clock), config()).unwrap();
+        snapper.storage().ops()
+    };
+    let mut violations = Vec::new();
+    let mut runs = 0;
+    for at in 1..=total {
+        for (error, sticky) in FAULTS {
+            for integrity in [true, false] {
+                runs += 1;
+                let config = Config {
+                    integrity,
+                    max_snapshots: 3,
+                    ..config()
+                };
+                let label = format!("{error} at start op {at}/{total}, integrity={integrity}");
+                let mut storage = FaultStorage::new(disk.clone());
+                storage.arm(Fault { at, error, sticky });
+                let platform = SimPlatform::at(clock);
+                let opened = catch_unwind(AssertUnwindSafe(|| {
+                    Snapper::open(storage, platform.clone(), config)
+                }));
+                let mut snapper = match opened {
+                    Err(panic) => {
+                        violations.push(format!("{label}: panicked: {}", panic_text(&*panic)));
+                        continue;
+                    }
+                    Ok(Err(e)) => {
+                        if e != Error::StorageFailed || !platform.logged(Level::Error, "") {
+                            violations.push(format!("{label}: open answered {e:?}"));
+                        }
+                        continue;
+                    }
+                    Ok(Ok(snapper)) => snapper,
+                };
+                // The client goes on while the disk recovers.
+                snapper.storage_mut().disarm();
+                let _ = snapper.purge_zombies();
+                let _ = catch_unwind(AssertUnwindSafe(|| {
+                    let _ = snapper.init_snapshot();
+                    let _ = snapper.take_snapshot(ObjectId(1), b"x");
+                    let _ = snapper.commit_snapshot();
+                }));
+                let _ = snapper.purge_zombies();
+                let disk = snapper.into_storage().into_inner();
+                let look = Config {
+                    max_snapshots: 0,
+                    ..config
+                };
+                let mut fresh = Snapper::open(disk, SimPlatform::at(clock), look).unwrap();
+                let names: BTreeMap<Generation, String> = fresh
+                    .generations()
+                    .into_iter()
+                    .filter(|g| g.status == GenerationStatus::Valid)
+                    .map(|g| (g.generation, g.name))
+                    .collect();
+                // Retention (max 3) may purge the oldest after the new
+                // commit; the two newer ones must be there.
+                for (generation, expected) in content.iter().skip(1) {
+                    match names.get(generation) {
+                        None => violations.push(format!("{label}: generation {generation} lost")),
+                        Some(name) => {
+                            if let Err(e) = restore_matches(&mut fresh, name, expected) {
+                                violations.push(format!("{label}: {e}"));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    eprintln!(
+        "faults {:<28} ops {total:>3}  runs {runs:>4}  violations {}",
+        "start",
+        violations.len()
+    );
+    assert!(
+        violations.is_empty(),
+        "{} violations, first ones:\n{}",
+        violations.len(),
+        violations[..violations.len().min(15)].join("\n")
+    );
+}

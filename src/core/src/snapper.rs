@@ -118,6 +118,9 @@ struct GenRecord {
     objects: u32,
     /// The directory may hold files no valid archive references.
     needs_sweep: bool,
+    /// The archive could not be read (I/O error, not damage): the files it
+    /// references are unknown, so nothing may be deleted until it is read.
+    unreadable: bool,
 }
 
 /// The archive of a generation, held in memory.
@@ -275,6 +278,9 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
                         generation,
                         GenerationStatus::Damaged(DecodeError::Truncated),
                     );
+                    if let Some(record) = self.gens.get_mut(&generation) {
+                        record.unreadable = true;
+                    }
                 }
                 Err(ReadError::Decode(e)) => {
                     log!(
@@ -335,6 +341,56 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         if self.base.as_ref().is_none_or(|b| b.generation < generation) {
             self.base = Some(Loaded::from_archive(archive));
         }
+    }
+
+    /// Re-reads the archives an I/O error kept from being read. A transient
+    /// error at start must not make a committed generation garbage (a
+    /// sweep would delete it, or the files it uses). Returns whether none
+    /// is left unread.
+    fn reread_unreadable(&mut self) -> bool {
+        let pending: Vec<(Generation, GenerationName)> = self
+            .gens
+            .iter()
+            .filter(|(_, r)| r.unreadable)
+            .map(|(g, r)| (*g, r.name.clone()))
+            .collect();
+        let mut all_read = true;
+        for (generation, name) in pending {
+            let outcome = self.read_archive(&name);
+            if !matches!(outcome, Err(ReadError::Io(_))) {
+                if let Some(record) = self.gens.get_mut(&generation) {
+                    record.unreadable = false;
+                }
+            }
+            match outcome {
+                Ok(archive) => {
+                    log!(
+                        self,
+                        Level::Info,
+                        "generation '{name}': archive read on retry"
+                    );
+                    self.adopt(archive);
+                }
+                Err(ReadError::Missing) => self.set_status(generation, GenerationStatus::NoArchive),
+                Err(ReadError::Decode(e)) => {
+                    log!(
+                        self,
+                        Level::Error,
+                        "generation '{name}': archive damaged ({e})"
+                    );
+                    self.set_status(generation, GenerationStatus::Damaged(e));
+                }
+                Err(ReadError::Io(e)) => {
+                    log!(
+                        self,
+                        Level::Error,
+                        "generation '{name}': archive still unreadable ({e})"
+                    );
+                    all_read = false;
+                }
+            }
+        }
+        all_read
     }
 
     fn set_status(&mut self, generation: Generation, status: GenerationStatus) {
@@ -509,6 +565,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
                 file_count: None,
                 objects: 0,
                 needs_sweep: true,
+                unreadable: false,
             },
         );
     }
@@ -714,6 +771,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
                 file_count: Some(creation.file_count),
                 objects: u32::try_from(creation.entries.len()).unwrap_or(u32::MAX),
                 needs_sweep: false,
+                unreadable: false,
             },
         );
         let mut stats = creation.stats;
@@ -1059,6 +1117,14 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
     /// Purges `target` (valid or damaged). The removal of its archive is the
     /// commit point; files are deleted only after that is durable.
     fn purge_generation(&mut self, target: Generation) -> Result<(), Error> {
+        if !self.reread_unreadable() {
+            log!(
+                self,
+                Level::Error,
+                "purge refused: an archive cannot be read, so the files it uses are unknown"
+            );
+            return Err(Error::StorageFailed);
+        }
         let Some(record) = self.gens.get(&target).cloned() else {
             return Err(Error::NoPriorGen);
         };
@@ -1310,6 +1376,11 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             return Err(Error::InvalidState);
         }
         self.phase = Phase::Purge;
+        if !self.reread_unreadable() {
+            log!(self, Level::Error, "purge_zombies: an archive cannot be read, so the files it uses are unknown; nothing deleted");
+            self.phase = Phase::Dormant;
+            return Err(Error::StorageFailed);
+        }
         let mut held_for_integrity = false;
         let mut failed = false;
         let mut deleted = 0;
@@ -1356,6 +1427,10 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
     }
 
     fn sweep_incomplete(&mut self) {
+        if !self.reread_unreadable() {
+            log!(self, Level::Warning, "incomplete generations not swept: an archive cannot be read, so the files it uses are unknown");
+            return;
+        }
         let pending: Vec<Generation> = self
             .gens
             .iter()
