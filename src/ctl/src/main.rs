@@ -7,6 +7,7 @@ use std::fs;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
@@ -256,11 +257,39 @@ fn run(cli: &Cli) -> Outcome {
 // ---------------------------------------------------------------------------
 // Shared steps
 
+/// Set once stdout is a closed pipe (`snapperctl list | head -1`).
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+
+/// Like println!, but a reader that went away (or any stdout error) does
+/// not panic: the command runs to its end and exits with its own code, so
+/// `snapperctl verify | head` still reports damage in its exit status.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        emit(format_args!($($arg)*))
+    };
+}
+
+fn emit(line: std::fmt::Arguments<'_>) {
+    if STDOUT_GONE.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{line}") {
+        STDOUT_GONE.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("snapperctl: stdout: {e}");
+        }
+    }
+}
+
 fn print_json<T: Serialize>(value: &T) -> Outcome {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)
-        .map_err(|e| Failure::Io(format!("writing JSON: {e}")))?;
-    writeln!(out).map_err(|e| Failure::Io(format!("stdout: {e}")))
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => {
+            out!("{text}");
+            Ok(())
+        }
+        Err(e) => Err(Failure::Io(format!("encoding JSON: {e}"))),
+    }
 }
 
 fn show_log(g: &Global, lines: &[(Level, String)]) {
@@ -374,17 +403,23 @@ fn list(root: &RootSpec, g: &Global) -> Outcome {
         });
     }
     if rows.is_empty() {
-        println!("no generations in {root}");
+        out!("no generations in {root}");
         return Ok(());
     }
-    println!(
+    out!(
         "{:>5}  {:<28}  {:>5}  {:>7}  {:>6}  {:>10}  {:>10}  STATUS",
-        "GEN", "NAME", "AGE", "OBJECTS", "FILES", "NEW", "SHARED"
+        "GEN",
+        "NAME",
+        "AGE",
+        "OBJECTS",
+        "FILES",
+        "NEW",
+        "SHARED"
     );
     for row in &rows {
         let valid = row.status == "valid";
         let blank = |text: String| if valid { text } else { "-".into() };
-        println!(
+        out!(
             "{:>5}  {:<28}  {:>5}  {:>7}  {:>6}  {:>10}  {:>10}  {}{}",
             row.generation,
             row.name,
@@ -480,7 +515,7 @@ fn show(root: &RootSpec, g: &Global, spec: &str) -> Outcome {
     if g.json {
         return print_json(&report);
     }
-    println!(
+    out!(
         "generation {} ({}): {} objects, {} files created, fan-out {}",
         report.generation,
         report.name,
@@ -488,9 +523,11 @@ fn show(root: &RootSpec, g: &Global, spec: &str) -> Outcome {
         report.files_created,
         report.fanout
     );
-    println!(
+    out!(
         "{:>18}  {:>9}  {:<32}  COPIES (newest first: generation:file, generations using the file)",
-        "ID", "SIZE", "DIGEST"
+        "ID",
+        "SIZE",
+        "DIGEST"
     );
     for object in &report.objects {
         let copies: Vec<String> = object
@@ -506,7 +543,7 @@ fn show(root: &RootSpec, g: &Global, spec: &str) -> Outcome {
                 format!("{}:{:x} ({own}{} {gens})", c.generation, c.file, c.used_by)
             })
             .collect();
-        println!(
+        out!(
             "{:>#18x}  {:>9}  {:<32}  {}",
             object.id,
             object.size,
@@ -721,14 +758,16 @@ fn verify(
 
 fn print_verify(report: &VerifyReport) {
     for archive in &report.damaged_archives {
-        println!(
+        out!(
             "damaged archive: generation {} ({}): {}; none of its objects can be restored",
-            archive.generation, archive.name, archive.problem
+            archive.generation,
+            archive.name,
+            archive.problem
         );
     }
     for file in &report.damaged_files {
         let users: Vec<String> = file.used_by.iter().map(u32::to_string).collect();
-        println!(
+        out!(
             "damaged file: {}: {} (object {:#x}, used by generation{} {})",
             file.path,
             file.problem,
@@ -738,13 +777,15 @@ fn print_verify(report: &VerifyReport) {
         );
     }
     for dir in &report.unreadable_dirs {
-        println!("warning: {dir}");
+        out!("warning: {dir}");
     }
     for v in &report.generations {
         if v.lost == 0 && v.from_older_copy == 0 {
-            println!(
+            out!(
                 "generation {} ({}): {} objects, all intact",
-                v.generation, v.name, v.objects
+                v.generation,
+                v.name,
+                v.objects
             );
             continue;
         }
@@ -769,7 +810,7 @@ fn print_verify(report: &VerifyReport) {
             };
             text += &format!(", {} LOST: {}{more}", v.lost, ids.join(", "));
         }
-        println!("{text}");
+        out!("{text}");
     }
     let verdict = if report.ok {
         if report.damaged_files.is_empty() {
@@ -796,7 +837,7 @@ fn print_verify(report: &VerifyReport) {
         }
         parts.join("; ")
     };
-    println!(
+    out!(
         "verify: {} archives, {} files ({}) checked; {} damaged file{}, {} damaged archive{}; {verdict}{}",
         report.archives_checked,
         report.files_checked,
@@ -981,9 +1022,9 @@ fn restore_all<S: Storage>(
         print_json(&report)?;
     } else {
         for failure in &report.failed {
-            println!("object {:#x}: not restored: {}", failure.id, failure.error);
+            out!("object {:#x}: not restored: {}", failure.id, failure.error);
         }
-        println!(
+        out!(
             "restored {} of {} objects of {name} ({}) into {}{}",
             report.restored,
             entries.len(),
@@ -1125,12 +1166,18 @@ fn du(root: &RootSpec, g: &Global) -> Outcome {
     if g.json {
         return print_json(&report);
     }
-    println!(
+    out!(
         "{:>5}  {:<28}  {:>10}  {:>10}  {:>10}  {:>10}  {:>11}",
-        "GEN", "NAME", "REPRESENTS", "IN DIR", "EXCLUSIVE", "SHARED", "PURGE FREES"
+        "GEN",
+        "NAME",
+        "REPRESENTS",
+        "IN DIR",
+        "EXCLUSIVE",
+        "SHARED",
+        "PURGE FREES"
     );
     for row in &report.generations {
-        println!(
+        out!(
             "{:>5}  {:<28}  {:>10}  {:>10}  {:>10}  {:>10}  {:>11}{}",
             row.generation,
             row.name,
@@ -1146,7 +1193,7 @@ fn du(root: &RootSpec, g: &Global) -> Outcome {
             }
         );
     }
-    println!(
+    out!(
         "stored {} for {} of generations: ratio {:.3}{}",
         output::size(report.bytes_stored),
         output::size(report.bytes_represented),
@@ -1161,7 +1208,7 @@ fn du(root: &RootSpec, g: &Global) -> Outcome {
             String::new()
         }
     );
-    println!("(bytes are file lengths; the file system rounds each file up to its block size)");
+    out!("(bytes are file lengths; the file system rounds each file up to its block size)");
     Ok(())
 }
 
@@ -1215,8 +1262,15 @@ fn purge(
         names.push((view.name.clone(), frees));
     }
     if dry_run {
+        if g.json {
+            let rows: Vec<_> = names
+                .iter()
+                .map(|(name, frees)| serde_json::json!({ "name": name, "frees": frees }))
+                .collect();
+            return print_json(&rows);
+        }
         for (name, frees) in &names {
-            println!("would purge {name}: frees {}", output::size(*frees));
+            out!("would purge {name}: frees {}", output::size(*frees));
         }
         return Ok(());
     }
@@ -1234,12 +1288,12 @@ fn purge(
             result = Err(engine_failure(&format!("purge {name}"), e));
             break;
         }
-        println!("purged {name}");
+        out!("purged {name}");
     }
     drop(snapper);
     let after = Inspection::open(&mut storage).map_err(Failure::Io)?;
     let after = du_report(&mut storage, &after);
-    println!(
+    out!(
         "freed {} (stored {} -> {})",
         output::size(report.bytes_stored.saturating_sub(after.bytes_stored)),
         output::size(report.bytes_stored),
@@ -1271,10 +1325,17 @@ fn gc(root: &RootSpec, g: &Global, dry_run: bool, drop_damaged: bool) -> Outcome
         .collect();
     let bytes: u64 = doomed.iter().map(|(_, s)| s).sum();
     if dry_run {
-        for (path, size) in &doomed {
-            println!("would delete {path} ({})", output::size(*size));
+        if g.json {
+            let files: Vec<_> = doomed
+                .iter()
+                .map(|(path, size)| serde_json::json!({ "path": path, "size": size }))
+                .collect();
+            return print_json(&serde_json::json!({ "files": files, "bytes": bytes }));
         }
-        println!(
+        for (path, size) in &doomed {
+            out!("would delete {path} ({})", output::size(*size));
+        }
+        out!(
             "gc would delete {} files ({})",
             doomed.len(),
             output::size(bytes)
@@ -1297,7 +1358,7 @@ fn gc(root: &RootSpec, g: &Global, dry_run: bool, drop_damaged: bool) -> Outcome
         .keys()
         .filter(|p| !remaining.contains_key(*p))
         .count();
-    println!(
+    out!(
         "gc deleted {deleted} unreferenced files ({})",
         output::size(bytes)
     );
@@ -1385,7 +1446,7 @@ fn mkimage(size: &str, path: &Path, from: Option<&Path>, force: bool) -> Outcome
             String::from_utf8_lossy(&result.stderr).trim()
         )));
     }
-    println!(
+    out!(
         "{}: {} ext4 image (-O ^metadata_csum){}",
         path.display(),
         output::size(bytes),

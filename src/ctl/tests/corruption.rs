@@ -241,6 +241,9 @@ fn unreferenced_files_are_counted_and_gc_removes_them() {
     let (code, text, _) = run(&root, &["gc", "--dry-run"]);
     assert_eq!(code, 0);
     assert!(text.contains("stray"), "{text}");
+    let planned = json(&root, &["gc", "--dry-run"], 0);
+    assert_eq!(planned["files"].as_array().map(Vec::len), Some(1));
+    assert_eq!(planned["bytes"], 9);
     assert!(stray.exists());
     let (code, text, stderr) = run(&root, &["gc"]);
     assert_eq!(code, 0, "{stderr}");

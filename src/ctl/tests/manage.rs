@@ -18,6 +18,8 @@ fn purge_removes_a_generation_and_keeps_the_others_restorable() {
     let (code, text, _) = run(&root, &["purge", "--oldest", "--dry-run"]);
     assert_eq!(code, 0);
     assert!(text.contains("would purge"), "{text}");
+    let planned = json(&root, &["purge", "--oldest", "--dry-run"], 0);
+    assert_eq!(planned[0]["frees"], frees);
     assert_eq!(common::names(&root).len(), GENERATIONS as usize);
 
     let stored = du["bytes_stored"].as_u64().expect("stored");
