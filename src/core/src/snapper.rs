@@ -393,6 +393,17 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         all_read
     }
 
+    /// Logs a call made in a state that does not allow it; nothing changes.
+    fn wrong_state(&mut self, call: &str) -> Error {
+        let state = self.state();
+        log!(
+            self,
+            Level::Warning,
+            "{call}: not allowed in state {state:?}; nothing done"
+        );
+        Error::InvalidState
+    }
+
     fn set_status(&mut self, generation: Generation, status: GenerationStatus) {
         if let Some(record) = self.gens.get_mut(&generation) {
             record.status = status;
@@ -510,7 +521,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
     /// behind, then creates the generation's directory.
     pub fn init_snapshot(&mut self) -> Result<InitOutcome, Error> {
         if !matches!(self.phase, Phase::Dormant) {
-            return Err(Error::InvalidState);
+            return Err(self.wrong_state("init_snapshot"));
         }
         self.sweep_incomplete();
         let generation = self.next_generation;
@@ -576,7 +587,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
     /// which case a fresh copy is written and listed first.
     pub fn take_snapshot(&mut self, id: ObjectId, payload: &[u8]) -> Result<(), Error> {
         if !matches!(self.phase, Phase::Creation(_)) {
-            return Err(Error::InvalidState);
+            return Err(self.wrong_state("take_snapshot"));
         }
         if payload.len() as u64 > self.config.bufsize {
             let (len, bufsize) = (payload.len(), self.config.bufsize);
@@ -680,7 +691,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
     /// commit point. Then applies retention.
     pub fn commit_snapshot(&mut self) -> Result<(), Error> {
         let Phase::Creation(creation) = &mut self.phase else {
-            return Err(Error::InvalidState);
+            return Err(self.wrong_state("commit_snapshot"));
         };
         if creation.entries.is_empty() {
             let name = creation.name.clone();
@@ -835,7 +846,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
     /// Opens a generation for restoring: `None` or `""` for the latest.
     pub fn open_generation(&mut self, name: Option<&str>) -> Result<(), Error> {
         if !matches!(self.phase, Phase::Dormant) {
-            return Err(Error::InvalidState);
+            return Err(self.wrong_state("open_generation"));
         }
         let target = match name.filter(|n| !n.is_empty()) {
             None => self.latest_for_restore()?,
@@ -961,9 +972,9 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             Phase::Restoration(_, Some(loaded)) => loaded,
             Phase::Restoration(_, None) => match &self.base {
                 Some(base) => base,
-                None => return Err(Error::InvalidState),
+                None => return Err(self.wrong_state("restore")),
             },
-            _ => return Err(Error::InvalidState),
+            _ => return Err(self.wrong_state("restore")),
         };
         let Some(entry) = crate::format::find_entry(&archive.entries, id).copied() else {
             log!(
@@ -1048,7 +1059,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
     /// Ends restoring, then applies retention (as the seed does).
     pub fn close_generation(&mut self) -> Result<(), Error> {
         if !matches!(self.phase, Phase::Restoration(..)) {
-            return Err(Error::InvalidState);
+            return Err(self.wrong_state("close_generation"));
         }
         self.phase = Phase::Dormant;
         if let Err(e) = self.apply_retention() {
@@ -1064,7 +1075,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
     /// files no other generation uses.
     pub fn purge(&mut self, name: Option<&str>) -> Result<(), Error> {
         if !matches!(self.phase, Phase::Dormant) {
-            return Err(Error::InvalidState);
+            return Err(self.wrong_state("purge"));
         }
         let oldest = self.valid_generations().next().map(|(g, _)| *g);
         let target = match name.filter(|n| !n.is_empty()) {
@@ -1306,7 +1317,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
     /// Purges what retention asks for; the state must be Dormant.
     pub fn purge_expired(&mut self) -> Result<(), Error> {
         if !matches!(self.phase, Phase::Dormant) {
-            return Err(Error::InvalidState);
+            return Err(self.wrong_state("purge_expired"));
         }
         self.phase = Phase::Purge;
         let result = self.apply_retention();
@@ -1373,7 +1384,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
     /// generation directory, in one pass over the directories.
     pub fn purge_zombies(&mut self) -> Result<(), Error> {
         if !matches!(self.phase, Phase::Dormant) {
-            return Err(Error::InvalidState);
+            return Err(self.wrong_state("purge_zombies"));
         }
         self.phase = Phase::Purge;
         if !self.reread_unreadable() {
