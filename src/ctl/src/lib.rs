@@ -7,6 +7,7 @@
 //! engine does not offer (yet).
 #![deny(unsafe_code)]
 
+pub mod e2fs;
 pub mod inspect;
 pub mod output;
 pub mod storage;

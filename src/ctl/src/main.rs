@@ -29,8 +29,8 @@ Exit codes:
   3  I/O: the root or image cannot be opened or read, an output cannot be
      written, mkfs.ext4 is missing or failed
   4  not found: no such generation, or no such object in it
-  5  refused: the request would break a rule (purge below --keep, write into
-     an image, overwrite an existing file)";
+  5  refused: the request would break a rule (purge below --keep, change an
+     image without --write-image, overwrite an existing file)";
 
 const ABOUT: &str = "Inspect, verify and manage Snapper data on Linux, from a directory or straight from an ext4 image";
 
@@ -39,8 +39,9 @@ Inspect, verify and manage Snapper data on Linux.
 
 The snapper root (--root or $SNAPPER_ROOT) is a host directory, or an ext4
 image file or block device holding it (raw/snapper_block.raw in the Genode
-scenario). Images are read in place without mounting and without root; they
-are opened read-only, so purge and gc work on directories only.
+scenario). Images are read in place without mounting and without root.
+purge and gc change an image only with --write-image (through e2fsprogs'
+debugfs, followed by e2fsck -fn); nothing else may use the image meanwhile.
 
 GEN names a generation: its directory name (2026-11-24T18:46:20-00000007),
 its number (7), `latest` or `oldest`.";
@@ -115,11 +116,11 @@ enum Cmd {
     },
     /// Space per generation: shared versus exclusive, what purging would free
     Du,
-    /// Remove generations and the files no other generation uses (directories only)
+    /// Remove generations and the files no other generation uses
     ///
     /// Runs the engine's purge. Stop the Snapper component that uses the
     /// root first: the format has no lock, and two writers could delete
-    /// what the other still needs.
+    /// what the other still needs. An image needs --write-image.
     Purge {
         /// Generations to purge
         #[arg(required_unless_present = "oldest")]
@@ -133,12 +134,14 @@ enum Cmd {
         /// Only say what would be removed and freed
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        write: WriteImage,
     },
-    /// Delete files no valid generation references (crash leftovers; directories only)
+    /// Delete files no valid generation references (crash leftovers)
     ///
     /// Runs the engine's purge_zombies. Stop the Snapper component that uses
     /// the root first: a snapshot in progress has no archive yet, and gc
-    /// would take its files for leftovers.
+    /// would take its files for leftovers. An image needs --write-image.
     Gc {
         /// Only list what would be deleted
         #[arg(long)]
@@ -147,6 +150,8 @@ enum Cmd {
         /// for inspection, and exit 1)
         #[arg(long)]
         drop_damaged: bool,
+        #[command(flatten)]
+        write: WriteImage,
     },
     /// Make an empty ext4 image the way the Genode scenario expects
     ///
@@ -166,6 +171,16 @@ enum Cmd {
         #[arg(long)]
         force: bool,
     },
+}
+
+/// The opt-in for changing an image.
+#[derive(Args, Debug)]
+struct WriteImage {
+    /// Allow removing files inside an ext4 image (through e2fsprogs'
+    /// debugfs, then checked with e2fsck -fn). Nothing else may use the
+    /// image meanwhile: no mount, no running Genode scenario
+    #[arg(long)]
+    write_image: bool,
 }
 
 /// Why a command did not succeed, with the exit code scripts see.
@@ -245,11 +260,13 @@ fn run(cli: &Cli) -> Outcome {
             oldest,
             keep,
             dry_run,
-        } => purge(&root, g, generations, *oldest, *keep, *dry_run),
+            write,
+        } => purge(&root, g, generations, *oldest, *keep, *dry_run, write),
         Cmd::Gc {
             dry_run,
             drop_damaged,
-        } => gc(&root, g, *dry_run, *drop_damaged),
+            write,
+        } => gc(&root, g, *dry_run, *drop_damaged, write),
         Cmd::Mkimage { .. } => Ok(()),
     }
 }
@@ -1213,7 +1230,7 @@ fn du(root: &RootSpec, g: &Global) -> Outcome {
 }
 
 // ---------------------------------------------------------------------------
-// purge and gc (directories only)
+// purge and gc
 
 fn engine_failure(what: &str, error: CoreError) -> Failure {
     match error {
@@ -1235,10 +1252,11 @@ fn purge(
     oldest: bool,
     keep: u32,
     dry_run: bool,
+    write: &WriteImage,
 ) -> Outcome {
-    let mut storage = root.open_writable().map_err(Failure::Refused)?;
-    let inspection = inspect_root(&mut storage, g)?;
-    let report = du_report(&mut storage, &inspection);
+    let mut storage = open_for_change(root, dry_run, write)?;
+    let inspection = inspect_root(&mut *storage, g)?;
+    let report = du_report(&mut *storage, &inspection);
     let specs: Vec<String> = if oldest {
         vec!["oldest".into()]
     } else {
@@ -1278,7 +1296,7 @@ fn purge(
         min_snapshots: keep,
         ..read_only_config()
     };
-    let mut snapper = Snapper::open(&mut storage, Collect::default(), config)
+    let mut snapper = Snapper::open(&mut *storage, Collect::default(), config)
         .map_err(|e| Failure::Io(format!("cannot open the snapper root: {e}")))?;
     let mut result = Ok(());
     for (name, _) in &names {
@@ -1291,22 +1309,58 @@ fn purge(
         out!("purged {name}");
     }
     drop(snapper);
-    let after = Inspection::open(&mut storage).map_err(Failure::Io)?;
-    let after = du_report(&mut storage, &after);
+    let finished = finish_change(root, &mut *storage);
+    let after = Inspection::open(&mut *storage).map_err(Failure::Io)?;
+    let after = du_report(&mut *storage, &after);
     out!(
         "freed {} (stored {} -> {})",
         output::size(report.bytes_stored.saturating_sub(after.bytes_stored)),
         output::size(report.bytes_stored),
         output::size(after.bytes_stored)
     );
-    result
+    finished.and(result)
 }
 
-fn gc(root: &RootSpec, g: &Global, dry_run: bool, drop_damaged: bool) -> Outcome {
-    let mut storage = root.open_writable().map_err(Failure::Refused)?;
-    let inspection = inspect_root(&mut storage, g)?;
+/// The storage purge and gc work on: read-only for a dry run, else
+/// writable (an image only with --write-image).
+fn open_for_change(
+    root: &RootSpec,
+    dry_run: bool,
+    write: &WriteImage,
+) -> Result<Box<dyn Storage>, Failure> {
+    if dry_run {
+        root.open_read_only().map_err(Failure::Io)
+    } else {
+        root.open_writable(write.write_image)
+            .map_err(Failure::Refused)
+    }
+}
+
+/// Applies what the engine left pending (the image writer removes at each
+/// sync; the engine does not sync after its last removals), then has
+/// e2fsck check an image.
+fn finish_change(root: &RootSpec, storage: &mut dyn Storage) -> Outcome {
+    storage
+        .sync()
+        .map_err(|e| Failure::Io(format!("applying the removals: {e}")))?;
+    if let RootSpec::Image(image, _) = root {
+        snapperctl::e2fs::fsck(image).map_err(Failure::Io)?;
+        out!("e2fsck -fn {}: clean", image.display());
+    }
+    Ok(())
+}
+
+fn gc(
+    root: &RootSpec,
+    g: &Global,
+    dry_run: bool,
+    drop_damaged: bool,
+    write: &WriteImage,
+) -> Outcome {
+    let mut storage = open_for_change(root, dry_run, write)?;
+    let inspection = inspect_root(&mut *storage, g)?;
     let mut errors = Vec::new();
-    let on_disk = all_files(&mut storage, &inspection, &mut errors);
+    let on_disk = all_files(&mut *storage, &inspection, &mut errors);
     let kept_whole: BTreeSet<Generation> = inspection
         .gens
         .iter()
@@ -1346,22 +1400,26 @@ fn gc(root: &RootSpec, g: &Global, dry_run: bool, drop_damaged: bool) -> Outcome
         integrity: !drop_damaged,
         ..read_only_config()
     };
-    let mut snapper = Snapper::open(&mut storage, Collect::default(), config)
+    let mut snapper = Snapper::open(&mut *storage, Collect::default(), config)
         .map_err(|e| Failure::Io(format!("cannot open the snapper root: {e}")))?;
     let outcome = snapper.purge_zombies();
     show_log(g, &std::mem::take(&mut snapper.platform_mut().lines));
     drop(snapper);
+    let finished = finish_change(root, &mut *storage);
     let mut after_errors = Vec::new();
-    let after = Inspection::open(&mut storage).map_err(Failure::Io)?;
-    let remaining = all_files(&mut storage, &after, &mut after_errors);
-    let deleted = on_disk
-        .keys()
-        .filter(|p| !remaining.contains_key(*p))
-        .count();
+    let after = Inspection::open(&mut *storage).map_err(Failure::Io)?;
+    let remaining = all_files(&mut *storage, &after, &mut after_errors);
+    let gone: Vec<u64> = on_disk
+        .iter()
+        .filter(|(path, _)| !remaining.contains_key(*path))
+        .map(|(_, (_, size))| *size)
+        .collect();
     out!(
-        "gc deleted {deleted} unreferenced files ({})",
-        output::size(bytes)
+        "gc deleted {} unreferenced files ({})",
+        gone.len(),
+        output::size(gone.iter().sum())
     );
+    finished?;
     match outcome {
         Ok(()) => Ok(()),
         Err(CoreError::IntegrityFailed) => {
@@ -1383,22 +1441,9 @@ fn gc(root: &RootSpec, g: &Global, dry_run: bool, drop_damaged: bool) -> Outcome
 // ---------------------------------------------------------------------------
 // mkimage
 
-/// mkfs.ext4, looked up in PATH and then where Debian keeps it (/usr/sbin
-/// and /sbin are not in an ordinary user's PATH there).
-fn find_mkfs() -> Option<PathBuf> {
-    let from_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default();
-    from_path
-        .into_iter()
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
-        .map(|dir| dir.join("mkfs.ext4"))
-        .find(|candidate| candidate.is_file())
-}
-
 fn mkimage(size: &str, path: &Path, from: Option<&Path>, force: bool) -> Outcome {
     let bytes = parse_size(size).map_err(Failure::Refused)?;
-    let mkfs = find_mkfs().ok_or_else(|| {
+    let mkfs = snapperctl::e2fs::find_tool("mkfs.ext4").ok_or_else(|| {
         Failure::Io("mkfs.ext4 not found: install e2fsprogs (apt-get install e2fsprogs)".into())
     })?;
     if let Some(dir) = from {

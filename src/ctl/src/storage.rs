@@ -55,7 +55,7 @@ impl ImageStorage {
     }
 
     /// The absolute path inside the image of a path relative to the root.
-    fn full(&self, relative: &str) -> Result<String, StorageError> {
+    pub(crate) fn full(&self, relative: &str) -> Result<String, StorageError> {
         if relative.is_empty() {
             return Ok(if self.base.is_empty() {
                 "/".into()
@@ -228,13 +228,18 @@ impl RootSpec {
         }
     }
 
-    /// Opens the root for reading and writing (directories only).
-    pub fn open_writable(&self) -> Result<DirStorage, String> {
+    /// Opens the root for purge and gc. An image only with `image_write`:
+    /// the caller promises that no Genode scenario or mount uses it.
+    pub fn open_writable(&self, image_write: bool) -> Result<Box<dyn Storage>, String> {
         match self {
-            RootSpec::Dir(path) => self.open_dir(path),
+            RootSpec::Dir(path) => Ok(Box::new(self.open_dir(path)?)),
+            RootSpec::Image(image, dir) if image_write => {
+                Ok(Box::new(crate::e2fs::ImageWriter::open(image, dir)?))
+            }
             RootSpec::Image(image, _) => Err(format!(
-                "{}: images are opened read-only; purge and gc work on directories \
-                 (loop-mount the image, or copy the root out with `restore --all`)",
+                "{}: images are opened read-only; give --write-image to purge or gc \
+                 in the image (through e2fsprogs' debugfs; nothing else may use the \
+                 image meanwhile)",
                 image.display()
             )),
         }
