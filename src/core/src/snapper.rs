@@ -1003,12 +1003,24 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             let path = layout::file_path(&source.name, source.fanout, link.file);
             let limit = (SNAPSHOT_HEADER_LEN + size) as u64;
             if let Err(e) = self.storage.read_file(&path, limit, &mut self.scratch) {
-                log!(
-                    self,
-                    Level::Warning,
-                    "restore: object {id}: copy '{path}' unreadable ({e})"
-                );
-                if e != StorageError::NotFound {
+                // read_file answers Io for a file over the limit too; a copy
+                // longer than its object is damage, not an I/O failure.
+                let longer =
+                    e == StorageError::Io && self.storage.file_size(&path).is_ok_and(|s| s > limit);
+                if longer {
+                    log!(
+                        self,
+                        Level::Warning,
+                        "restore: object {id}: copy '{path}' is damaged (longer than recorded)"
+                    );
+                } else {
+                    log!(
+                        self,
+                        Level::Warning,
+                        "restore: object {id}: copy '{path}' unreadable ({e})"
+                    );
+                }
+                if e != StorageError::NotFound && !longer {
                     io_failures += 1;
                 }
                 continue;
