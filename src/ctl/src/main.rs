@@ -105,8 +105,8 @@ enum Cmd {
         /// The generation
         generation: String,
         /// The object id (decimal, or hex with 0x)
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
-        id: Option<String>,
+        #[arg(required_unless_present = "all", conflicts_with = "all", value_parser = parse_id)]
+        id: Option<u64>,
         /// Restore every object of the generation into the directory -o
         #[arg(long, requires = "output")]
         all: bool,
@@ -161,7 +161,8 @@ enum Cmd {
     /// root written on the host. Needs e2fsprogs.
     Mkimage {
         /// Size, e.g. 256M or 1G
-        size: String,
+        #[arg(value_parser = parse_size)]
+        size: u64,
         /// The image file to create
         path: PathBuf,
         /// Copy this directory's content into the image
@@ -187,6 +188,7 @@ struct WriteImage {
 #[derive(Debug)]
 enum Failure {
     Damage(String),
+    Usage(String),
     Io(String),
     NotFound(String),
     Refused(String),
@@ -196,6 +198,7 @@ impl Failure {
     fn code(&self) -> u8 {
         match self {
             Failure::Damage(_) => 1,
+            Failure::Usage(_) => 2,
             Failure::Io(_) => 3,
             Failure::NotFound(_) => 4,
             Failure::Refused(_) => 5,
@@ -204,7 +207,11 @@ impl Failure {
 
     fn message(&self) -> &str {
         match self {
-            Failure::Damage(m) | Failure::Io(m) | Failure::NotFound(m) | Failure::Refused(m) => m,
+            Failure::Damage(m)
+            | Failure::Usage(m)
+            | Failure::Io(m)
+            | Failure::NotFound(m)
+            | Failure::Refused(m) => m,
         }
     }
 }
@@ -232,11 +239,12 @@ fn run(cli: &Cli) -> Outcome {
         force,
     } = &cli.command
     {
-        return mkimage(size, path, from.as_deref(), *force);
+        return mkimage(*size, path, from.as_deref(), *force);
     }
     let Some(path) = &cli.global.root else {
-        eprintln!("snapperctl: no snapper root: give --root PATH or set SNAPPER_ROOT");
-        std::process::exit(2);
+        return Err(Failure::Usage(
+            "no snapper root: give --root PATH or set SNAPPER_ROOT".into(),
+        ));
     };
     let root = RootSpec::detect(path, &cli.global.in_image).map_err(Failure::Io)?;
     let g = &cli.global;
@@ -253,7 +261,7 @@ fn run(cli: &Cli) -> Outcome {
             id,
             all,
             output,
-        } => restore(&root, g, generation, id.as_deref(), *all, output.as_deref()),
+        } => restore(&root, g, generation, *id, *all, output.as_deref()),
         Cmd::Du => du(&root, g),
         Cmd::Purge {
             generations,
@@ -880,7 +888,7 @@ fn restore(
     root: &RootSpec,
     g: &Global,
     spec: &str,
-    id: Option<&str>,
+    id: Option<u64>,
     all: bool,
     output: Option<&Path>,
 ) -> Outcome {
@@ -903,8 +911,9 @@ fn restore(
         let dir = output.unwrap_or(Path::new("."));
         restore_all(&mut snapper, g, &name, &entries, dir)
     } else {
-        let text = id.unwrap_or_default();
-        let id = parse_id(text).map_err(Failure::Refused)?;
+        let Some(id) = id else {
+            return Err(Failure::Usage("give an object id or --all".into()));
+        };
         restore_one(&mut snapper, g, &name, &entries, id, output)
     };
     let _ = snapper.close_generation();
@@ -1441,8 +1450,7 @@ fn gc(
 // ---------------------------------------------------------------------------
 // mkimage
 
-fn mkimage(size: &str, path: &Path, from: Option<&Path>, force: bool) -> Outcome {
-    let bytes = parse_size(size).map_err(Failure::Refused)?;
+fn mkimage(bytes: u64, path: &Path, from: Option<&Path>, force: bool) -> Outcome {
     let mkfs = snapperctl::e2fs::find_tool("mkfs.ext4").ok_or_else(|| {
         Failure::Io("mkfs.ext4 not found: install e2fsprogs (apt-get install e2fsprogs)".into())
     })?;

@@ -90,6 +90,11 @@ fn exit_codes() {
     );
     assert_eq!(run(&root, &["frobnicate"]).0, 2);
     assert_eq!(run(&root, &["restore", "latest", "--all"]).0, 2);
+    assert_eq!(run(&root, &["restore", "latest", "0xZZ", "-o", "x"]).0, 2);
+    assert_eq!(
+        common::ctl(&["mkimage", "12Q", "x.img"]).status.code(),
+        Some(2)
+    );
     let missing = tmp.path().join("missing");
     let (code, _, stderr) = run(&missing, &["list"]);
     assert_eq!(code, 3, "{stderr}");
