@@ -369,6 +369,33 @@ fn all_files(
     out
 }
 
+/// The files gc deletes, as the engine's purge_zombies decides: whatever
+/// no valid archive references, except valid archives themselves and,
+/// unless `drop_damaged`, every file of a generation whose archive is
+/// damaged (kept for inspection, as integrity=yes asks).
+fn unreferenced<'a>(
+    inspection: &Inspection,
+    on_disk: &'a BTreeMap<String, (Generation, u64)>,
+    drop_damaged: bool,
+) -> Vec<(&'a String, u64)> {
+    let kept_whole: BTreeSet<Generation> = inspection
+        .gens
+        .iter()
+        .filter(|v| !drop_damaged && matches!(v.status, Status::Damaged(_)))
+        .map(|v| v.generation)
+        .collect();
+    let live: BTreeSet<String> = inspection
+        .valid()
+        .map(|v| archive_path(&v.name))
+        .chain(inspection.files.keys().cloned())
+        .collect();
+    on_disk
+        .iter()
+        .filter(|(path, (generation, _))| !live.contains(*path) && !kept_whole.contains(generation))
+        .map(|(path, (_, size))| (path, *size))
+        .collect()
+}
+
 fn archive_path(name: &str) -> String {
     snapper_core::layout::in_generation(name, snapper_core::layout::ARCHIVE)
 }
@@ -736,16 +763,7 @@ fn verify(
     // Files nobody references: what gc would delete (crash leftovers).
     let mut unreadable_dirs = Vec::new();
     let on_disk = all_files(&mut *storage, &inspection, &mut unreadable_dirs);
-    let unreferenced_files = on_disk
-        .keys()
-        .filter(|path| !inspection.files.contains_key(*path))
-        .filter(|path| {
-            !inspection.gens.iter().any(|v| {
-                matches!(v.status, Status::Valid | Status::Damaged(_))
-                    && **path == archive_path(&v.name)
-            })
-        })
-        .count();
+    let unreferenced_files = unreferenced(&inspection, &on_disk, false).len();
 
     let objects_lost: usize = verdicts.iter().map(|v| v.lost).sum();
     let ok = objects_lost == 0 && damaged_archives.is_empty();
@@ -1155,21 +1173,9 @@ fn du_report(storage: &mut dyn Storage, inspection: &Inspection) -> DuReport {
     }
     let bytes_stored: u64 = on_disk.values().map(|(_, s)| s).sum();
     let bytes_represented: u64 = inspection.valid().map(GenView::bytes_represented).sum();
-    let live: BTreeSet<String> = inspection
-        .valid()
-        .map(|v| archive_path(&v.name))
-        .chain(inspection.files.keys().cloned())
-        .collect();
-    let unreferenced: Vec<u64> = on_disk
-        .iter()
-        .filter(|(path, (generation, _))| {
-            !live.contains(*path)
-                && !inspection
-                    .gens
-                    .iter()
-                    .any(|v| v.generation == *generation && matches!(v.status, Status::Damaged(_)))
-        })
-        .map(|(_, (_, s))| *s)
+    let unreferenced: Vec<u64> = unreferenced(inspection, &on_disk, false)
+        .into_iter()
+        .map(|(_, size)| size)
         .collect();
     DuReport {
         generations: rows,
@@ -1370,22 +1376,7 @@ fn gc(
     let inspection = inspect_root(&mut *storage, g)?;
     let mut errors = Vec::new();
     let on_disk = all_files(&mut *storage, &inspection, &mut errors);
-    let kept_whole: BTreeSet<Generation> = inspection
-        .gens
-        .iter()
-        .filter(|v| !drop_damaged && matches!(v.status, Status::Damaged(_)))
-        .map(|v| v.generation)
-        .collect();
-    let live: BTreeSet<String> = inspection
-        .valid()
-        .map(|v| archive_path(&v.name))
-        .chain(inspection.files.keys().cloned())
-        .collect();
-    let doomed: Vec<(&String, u64)> = on_disk
-        .iter()
-        .filter(|(path, (generation, _))| !live.contains(*path) && !kept_whole.contains(generation))
-        .map(|(path, (_, size))| (path, *size))
-        .collect();
+    let doomed = unreferenced(&inspection, &on_disk, drop_damaged);
     let bytes: u64 = doomed.iter().map(|(_, s)| s).sum();
     if dry_run {
         if g.json {
@@ -1435,7 +1426,7 @@ fn gc(
             let names: Vec<&str> = inspection
                 .gens
                 .iter()
-                .filter(|v| kept_whole.contains(&v.generation))
+                .filter(|v| matches!(v.status, Status::Damaged(_)))
                 .map(|v| v.name.as_str())
                 .collect();
             Err(Failure::Damage(format!(
