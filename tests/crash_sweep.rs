@@ -2,14 +2,15 @@
 //! cut with many durable outcomes (src/testkit/src/sweep.rs lists the
 //! invariants checked after each). `SNAPPER_CRASH_RANDOM` sets the random
 //! outcomes per cut and metadata order (default 3), `SNAPPER_CRASH_SEED`
-//! the seed.
+//! the seed, `SNAPPER_CRASH_NESTED` how many outcomes of each cut get a
+//! second cut swept through their recovery (default 2).
 
 mod common;
 
 use common::payload;
 use snapper_core::Config;
 use snapper_testkit::env_count;
-use snapper_testkit::sweep::{snapshot, sweep, Step, Workload};
+use snapper_testkit::sweep::{snapshot, sweep, sweep_nested, Step, Workload};
 
 const T0: u64 = 1_795_545_149;
 
@@ -129,7 +130,7 @@ fn purge_oldest_then_latest() {
             snapshot(&changed(5, 3, 2)),
         ]
         .concat(),
-        vec![Step::Purge(None), Step::Purge(Some(1))],
+        vec![Step::Purge(None), Step::PurgeNewest],
     ));
 }
 
@@ -234,4 +235,53 @@ fn abort_then_snapshot() {
         snapshot(&objects(5, 0)),
         steps,
     ));
+}
+
+/// A second power cut while recovering from the first: from some outcomes
+/// of every cut of these workloads, the recovery (purge_zombies, a
+/// snapshot, a purge) is itself cut after each of its operations.
+#[test]
+fn crash_during_recovery() {
+    let per_cut = env_count("SNAPPER_CRASH_NESTED", 2) as usize;
+    let seed = env_count("SNAPPER_CRASH_SEED", 0x5eed);
+    let redundant = Config {
+        redundancy: 1,
+        ..config()
+    };
+    let workloads = [
+        workload("first snapshot", config(), vec![], snapshot(&objects(5, 0))),
+        workload(
+            "partly changed, copies",
+            redundant,
+            snapshot(&objects(4, 0)),
+            snapshot(&changed(4, 2, 1)),
+        ),
+        workload(
+            "purge",
+            config(),
+            [snapshot(&objects(4, 0)), snapshot(&changed(4, 2, 1))].concat(),
+            vec![Step::Purge(None)],
+        ),
+    ];
+    let mut violations = Vec::new();
+    for w in workloads {
+        let figures = sweep_nested(&w, 1, seed, per_cut);
+        eprintln!(
+            "crash sweep {:<24} cuts {:>4}  outcomes {:>6}  then during recovery: cuts {:>5}  outcomes {:>6}  violations {}",
+            w.name,
+            figures.cuts,
+            figures.outcomes,
+            figures.nested_cuts,
+            figures.nested_outcomes,
+            figures.violations.len()
+        );
+        assert!(figures.nested_cuts > 0);
+        violations.extend(figures.violations);
+    }
+    assert!(
+        violations.is_empty(),
+        "{} violations, first ones:\n{}",
+        violations.len(),
+        violations[..violations.len().min(15)].join("\n")
+    );
 }

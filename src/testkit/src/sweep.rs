@@ -42,6 +42,8 @@ pub enum Step {
     Commit,
     /// `purge`: `None` the oldest, `Some(i)` the i-th valid generation by name.
     Purge(Option<usize>),
+    /// `purge` of the newest valid generation, by name.
+    PurgeNewest,
     /// `purge_expired`.
     PurgeExpired,
     /// `purge_zombies`.
@@ -144,6 +146,10 @@ fn step_call<S: Storage>(
             let name = which.and_then(|i| valid_names(snapper).get(i).cloned());
             snapper.purge(name.as_deref())
         }
+        Step::PurgeNewest => {
+            let name = valid_names(snapper).pop();
+            snapper.purge(name.as_deref())
+        }
         Step::PurgeExpired => snapper.purge_expired(),
         Step::PurgeZombies => snapper.purge_zombies(),
         Step::Abort => {
@@ -242,6 +248,10 @@ pub struct Figures {
     pub cuts: u64,
     /// Distinct durable outcomes checked.
     pub outcomes: u64,
+    /// Cut points of the recoveries swept after a first cut.
+    pub nested_cuts: u64,
+    /// Distinct outcomes checked after a cut during recovery.
+    pub nested_outcomes: u64,
     /// Invariants broken (each with a message in `violations`).
     pub violations: Vec<String>,
 }
@@ -280,6 +290,97 @@ pub fn sweep(workload: &Workload, random: u64, seed: u64) -> Figures {
         snapper.into_storage().inner().clone()
     };
     let start_clock = platform.clock.get();
+    sweep_from(
+        &Start {
+            name: workload.name,
+            config: workload.config,
+            disk: start,
+            clock: start_clock,
+            content: setup_run.content,
+        },
+        &workload.steps,
+        random,
+        seed,
+        None,
+    )
+}
+
+/// The same sweep, plus a second power cut during the recovery from some
+/// outcomes of each first cut: the recovery (purge_zombies, a snapshot, a
+/// purge) is swept in turn, over about `per_cut` outcomes of each cut.
+pub fn sweep_nested(workload: &Workload, random: u64, seed: u64, per_cut: usize) -> Figures {
+    let mut figures = Figures::default();
+    let platform = SimPlatform::at(workload.start);
+    let mut setup_run = Run::default();
+    let Ok(mut snapper) = Snapper::open(
+        CrashStorage::over(MemStorage::new()),
+        platform.clone(),
+        workload.config,
+    ) else {
+        figures.violations.push("setup: open failed".into());
+        return figures;
+    };
+    run_steps(
+        &mut snapper,
+        &platform,
+        &workload.setup,
+        &mut setup_run,
+        |_| false,
+    );
+    let start = snapper.into_storage().inner().clone();
+    sweep_from(
+        &Start {
+            name: workload.name,
+            config: workload.config,
+            disk: start,
+            clock: platform.clock.get(),
+            content: setup_run.content,
+        },
+        &workload.steps,
+        random,
+        seed,
+        Some(per_cut),
+    )
+}
+
+/// Where a sweep starts.
+struct Start {
+    name: &'static str,
+    config: Config,
+    disk: MemStorage,
+    clock: u64,
+    content: BTreeMap<Generation, Content>,
+}
+
+/// What a recovery after a crash does, swept for a second cut.
+fn recovery_steps() -> Vec<Step> {
+    vec![
+        Step::PurgeZombies,
+        Step::Init,
+        Step::Take(1, b"changed after the crash".to_vec()),
+        Step::Take(0xBEEF, b"new after the crash".to_vec()),
+        Step::Commit,
+        Step::Purge(None),
+    ]
+}
+
+fn sweep_from(
+    from: &Start,
+    steps: &[Step],
+    random: u64,
+    seed: u64,
+    nested: Option<usize>,
+) -> Figures {
+    let mut figures = Figures::default();
+    let workload = Workload {
+        name: from.name,
+        config: from.config,
+        start: from.clock,
+        setup: Vec::new(),
+        steps: steps.to_vec(),
+    };
+    let start = from.disk.clone();
+    let start_clock = from.clock;
 
     // The reference run, without a cut: how many cut points there are, and
     // what each step does when nothing goes wrong.
@@ -307,7 +408,7 @@ pub fn sweep(workload: &Workload, random: u64, seed: u64) -> Figures {
         (run, total)
     };
     let (reference, total) = reference;
-    let mut content = setup_run.content.clone();
+    let mut content = from.content.clone();
     content.extend(reference.content.clone());
     // What each step may remove: valid before it, not after it.
     let removes: Vec<BTreeSet<Generation>> = (0..workload.steps.len())
@@ -351,7 +452,11 @@ pub fn sweep(workload: &Workload, random: u64, seed: u64) -> Figures {
         required.retain(|g| !may_vanish.contains(g));
         let mut forbidden = BTreeSet::new();
         for (i, step) in workload.steps.iter().enumerate().take(cut_step + 1) {
-            if matches!(step, Step::Purge(_) | Step::PurgeExpired) && run.ok[i] {
+            if matches!(
+                step,
+                Step::Purge(_) | Step::PurgeNewest | Step::PurgeExpired
+            ) && run.ok[i]
+            {
                 forbidden.extend(removes[i].iter().copied());
             }
         }
@@ -362,13 +467,34 @@ pub fn sweep(workload: &Workload, random: u64, seed: u64) -> Figures {
             required,
             forbidden,
         };
-        for (n, disk) in snapper
+        let outcomes = snapper
             .storage()
-            .outcomes(random, seed ^ cut.wrapping_mul(0x100_0000_01B3))
-            .into_iter()
-            .enumerate()
-        {
+            .outcomes(random, seed ^ cut.wrapping_mul(0x100_0000_01B3));
+        let stride = nested.map_or(0, |per_cut| (outcomes.len() / per_cut.max(1)).max(1));
+        for (n, disk) in outcomes.into_iter().enumerate() {
             figures.outcomes += 1;
+            if stride > 0 && n % stride == 0 {
+                let mut second = sweep_from(
+                    &Start {
+                        name: from.name,
+                        config: from.config,
+                        disk: disk.clone(),
+                        clock: run.clock,
+                        content: content.clone(),
+                    },
+                    &recovery_steps(),
+                    0,
+                    seed ^ n as u64,
+                    None,
+                );
+                figures.nested_cuts += second.cuts;
+                figures.nested_outcomes += second.outcomes;
+                for v in second.violations.drain(..) {
+                    figures
+                        .violations
+                        .push(format!("{label}, outcome {n}, then during recovery: {v}"));
+                }
+            }
             for v in check_recovery(disk, &expect) {
                 figures
                     .violations
