@@ -197,6 +197,7 @@ pub struct CrashStorage<S> {
     cut_after: Option<u64>,
     dead: bool,
     trace: Vec<String>,
+    overwrites: Vec<String>,
 }
 
 impl CrashStorage<MemStorage> {
@@ -210,6 +211,7 @@ impl CrashStorage<MemStorage> {
             cut_after: None,
             dead: false,
             trace: Vec::new(),
+            overwrites: Vec::new(),
         }
     }
 }
@@ -227,6 +229,7 @@ impl<S: Storage> CrashStorage<S> {
             cut_after: None,
             dead: false,
             trace: Vec::new(),
+            overwrites: Vec::new(),
         })
     }
 
@@ -235,6 +238,12 @@ impl<S: Storage> CrashStorage<S> {
     pub fn cut_after(mut self, n: u64) -> Self {
         self.cut_after = Some(n);
         self
+    }
+
+    /// Files created or renamed onto a name that exists (DESIGN.md
+    /// invariant 6 says never; the real stack could not do it atomically).
+    pub fn overwrites(&self) -> &[String] {
+        &self.overwrites
     }
 
     /// Whether the power has been cut.
@@ -374,6 +383,9 @@ impl<S: Storage> Storage for CrashStorage<S> {
     fn write_new_file(&mut self, path: &str, parts: &[&[u8]]) -> Result<(), StorageError> {
         self.alive()?;
         let result = self.inner.write_new_file(path, parts);
+        if result == Err(StorageError::AlreadyExists) {
+            self.overwrites.push(format!("write_new_file {path}"));
+        }
         self.record(result, Op::Write(path.into(), parts.concat()))
     }
 
@@ -401,6 +413,9 @@ impl<S: Storage> Storage for CrashStorage<S> {
     fn rename(&mut self, from: &str, to: &str) -> Result<(), StorageError> {
         self.alive()?;
         let result = self.inner.rename(from, to);
+        if result == Err(StorageError::AlreadyExists) {
+            self.overwrites.push(format!("rename {from} -> {to}"));
+        }
         self.record(result, Op::Rename(from.into(), to.into()))
     }
 

@@ -404,6 +404,12 @@ fn sweep_from(
             ));
             return figures;
         }
+        for what in snapper.storage().overwrites() {
+            figures.violations.push(format!(
+                "{}: tried to overwrite an existing name: {what}",
+                workload.name
+            ));
+        }
         let total = snapper.storage().ops();
         (run, total)
     };
@@ -567,6 +573,13 @@ pub fn restore_matches<S: Storage, P: snapper_core::Platform>(
 }
 
 fn recover(disk: MemStorage, expect: &Expect<'_>, violations: &mut Vec<String>) {
+    let names_on_disk: Vec<String> = disk
+        .nodes()
+        .keys()
+        .filter(|p| !p.contains('/'))
+        .filter(|p| snapper_core::layout::GenerationName::parse(p).is_some())
+        .cloned()
+        .collect();
     let dirs_on_disk: BTreeSet<Generation> = disk
         .nodes()
         .keys()
@@ -639,6 +652,7 @@ fn recover(disk: MemStorage, expect: &Expect<'_>, violations: &mut Vec<String>) 
         violations.push(format!("purge_zombies: {e}"));
     }
     check_clean(snapper.storage(), "after purge_zombies", violations);
+    check_refcounts(&snapper, "after purge_zombies", violations);
 
     // The next snapshot: every object of the latest generation, half of
     // them changed, and one new object.
@@ -678,6 +692,15 @@ fn recover(disk: MemStorage, expect: &Expect<'_>, violations: &mut Vec<String>) 
         violations.push("next snapshot not listed".into());
         return;
     };
+    if names_on_disk
+        .iter()
+        .any(|n| n.as_str() >= newest.name.as_str())
+    {
+        violations.push(format!(
+            "next snapshot's name {} does not sort after every directory on disk",
+            newest.name
+        ));
+    }
     if let Some(above) = dirs_on_disk.iter().find(|g| **g >= newest.generation) {
         violations.push(format!(
             "next snapshot took number {} although directory {above} was on disk",
@@ -697,15 +720,42 @@ fn recover(disk: MemStorage, expect: &Expect<'_>, violations: &mut Vec<String>) 
         }
     }
     check_clean(snapper.storage(), "after the next snapshot", violations);
+    check_refcounts(&snapper, "after the next snapshot", violations);
 
     match snapper.purge(None) {
         Ok(()) | Err(Error::PurgeDenied) => {}
         Err(e) => violations.push(format!("purge after recovery: {e}")),
     }
     check_clean(snapper.storage(), "after the next purge", violations);
+    check_refcounts(&snapper, "after the next purge", violations);
     if let Err(e) = restore_matches(&mut snapper, &newest.name, &next) {
         if valid_names(&snapper).contains(&newest.name) {
             violations.push(format!("after the next purge: {e}"));
+        }
+    }
+}
+
+/// DESIGN.md invariant 4: the manager's reference count of every file
+/// equals the number of backlinks to it in the valid archives on disk.
+pub fn check_refcounts<P: snapper_core::Platform>(
+    snapper: &Snapper<MemStorage, P>,
+    when: &str,
+    violations: &mut Vec<String>,
+) {
+    let mut counts: BTreeMap<snapper_core::FileRef, u32> = BTreeMap::new();
+    for archive in crate::image::valid_archives(snapper.storage()).values() {
+        for entry in &archive.entries {
+            for link in entry.backlinks.iter() {
+                *counts.entry(*link).or_default() += 1;
+            }
+        }
+    }
+    for (link, count) in counts {
+        let held = snapper.references(link);
+        if held != count {
+            violations.push(format!(
+                "{when}: file {link} is referenced {count} times on disk, the manager counts {held}"
+            ));
         }
     }
 }
