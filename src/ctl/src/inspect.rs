@@ -206,7 +206,13 @@ impl Inspection {
                     // Changed since the engine read it: report what is there now.
                     Err(why) => (Status::Damaged(why), None, 0),
                 },
-                GenerationStatus::Damaged(e) => (Status::Damaged(e.to_string()), None, 0),
+                // Read again for the precise reason: the engine reports an
+                // archive it could not read (an I/O error) as truncated.
+                GenerationStatus::Damaged(e) => match read_archive(storage, &info.name) {
+                    Ok((archive, bytes)) => (Status::Valid, Some(archive), bytes),
+                    Err(why) if why.starts_with("unreadable") => (Status::Damaged(why), None, 0),
+                    Err(_) => (Status::Damaged(e.to_string()), None, 0),
+                },
                 GenerationStatus::NoArchive => (Status::Incomplete, None, 0),
             };
             gens.push(GenView {

@@ -1314,6 +1314,7 @@ fn purge(
     let mut snapper = Snapper::open(&mut *storage, Collect::default(), config)
         .map_err(|e| Failure::Io(format!("cannot open the snapper root: {e}")))?;
     let mut result = Ok(());
+    let mut purged = Vec::new();
     for (name, _) in &names {
         let outcome = snapper.purge(Some(name));
         show_log(g, &std::mem::take(&mut snapper.platform_mut().lines));
@@ -1321,18 +1322,31 @@ fn purge(
             result = Err(engine_failure(&format!("purge {name}"), e));
             break;
         }
-        out!("purged {name}");
+        if !g.json {
+            out!("purged {name}");
+        }
+        purged.push(name.clone());
     }
     drop(snapper);
-    let finished = finish_change(root, &mut *storage);
+    let finished = finish_change(root, g, &mut *storage);
     let after = Inspection::open(&mut *storage).map_err(Failure::Io)?;
     let after = du_report(&mut *storage, &after);
-    out!(
-        "freed {} (stored {} -> {})",
-        output::size(report.bytes_stored.saturating_sub(after.bytes_stored)),
-        output::size(report.bytes_stored),
-        output::size(after.bytes_stored)
-    );
+    let freed = report.bytes_stored.saturating_sub(after.bytes_stored);
+    if g.json {
+        print_json(&serde_json::json!({
+            "purged": purged,
+            "bytes_freed": freed,
+            "bytes_stored_before": report.bytes_stored,
+            "bytes_stored_after": after.bytes_stored,
+        }))?;
+    } else {
+        out!(
+            "freed {} (stored {} -> {})",
+            output::size(freed),
+            output::size(report.bytes_stored),
+            output::size(after.bytes_stored)
+        );
+    }
     finished.and(result)
 }
 
@@ -1354,13 +1368,15 @@ fn open_for_change(
 /// Applies what the engine left pending (the image writer removes at each
 /// sync; the engine does not sync after its last removals), then has
 /// e2fsck check an image.
-fn finish_change(root: &RootSpec, storage: &mut dyn Storage) -> Outcome {
+fn finish_change(root: &RootSpec, g: &Global, storage: &mut dyn Storage) -> Outcome {
     storage
         .sync()
         .map_err(|e| Failure::Io(format!("applying the removals: {e}")))?;
     if let RootSpec::Image(image, _) = root {
         snapperctl::e2fs::fsck(image).map_err(Failure::Io)?;
-        out!("e2fsck -fn {}: clean", image.display());
+        if !g.json {
+            out!("e2fsck -fn {}: clean", image.display());
+        }
     }
     Ok(())
 }
@@ -1405,7 +1421,7 @@ fn gc(
     let outcome = snapper.purge_zombies();
     show_log(g, &std::mem::take(&mut snapper.platform_mut().lines));
     drop(snapper);
-    let finished = finish_change(root, &mut *storage);
+    let finished = finish_change(root, g, &mut *storage);
     let mut after_errors = Vec::new();
     let after = Inspection::open(&mut *storage).map_err(Failure::Io)?;
     let remaining = all_files(&mut *storage, &after, &mut after_errors);
@@ -1414,11 +1430,18 @@ fn gc(
         .filter(|(path, _)| !remaining.contains_key(*path))
         .map(|(_, (_, size))| *size)
         .collect();
-    out!(
-        "gc deleted {} unreferenced files ({})",
-        gone.len(),
-        output::size(gone.iter().sum())
-    );
+    if g.json {
+        print_json(&serde_json::json!({
+            "files_deleted": gone.len(),
+            "bytes_deleted": gone.iter().sum::<u64>(),
+        }))?;
+    } else {
+        out!(
+            "gc deleted {} unreferenced files ({})",
+            gone.len(),
+            output::size(gone.iter().sum())
+        );
+    }
     finished?;
     match outcome {
         Ok(()) => Ok(()),
