@@ -2,7 +2,7 @@
 //! line, and nothing stored changes. Also the bounded property test over
 //! arbitrary bytes for every decoder (the fuzz targets' bodies), which is
 //! what CI runs instead of a fuzzer: `SNAPPER_FUZZ_ITERATIONS` per target
-//! (default 20000), `SNAPPER_FUZZ_SEED`.
+//! (default 100000), `SNAPPER_FUZZ_SEED`.
 
 mod common;
 
@@ -445,7 +445,7 @@ fn foreign_entries_in_the_root_are_left_alone() {
 /// and the input.
 #[test]
 fn decoders_keep_their_properties_on_arbitrary_bytes() {
-    let iterations = env_count("SNAPPER_FUZZ_ITERATIONS", 20_000);
+    let iterations = env_count("SNAPPER_FUZZ_ITERATIONS", 100_000);
     let seed = env_count("SNAPPER_FUZZ_SEED", 0xF022);
     let mut total = 0u64;
     for (name, target) in TARGETS {
