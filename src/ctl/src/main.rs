@@ -155,8 +155,9 @@ enum Cmd {
     },
     /// Make an empty ext4 image the way the Genode scenario expects
     ///
-    /// Runs mkfs.ext4 -O ^metadata_csum (lwext4 does not handle metadata
-    /// checksums) on a sparse file of SIZE bytes. With --from, the image is
+    /// Runs mkfs.ext4 -O ^metadata_csum -i 4096 -L snapper on a sparse file
+    /// of SIZE bytes, as raw/Makefile does (lwext4 does not handle metadata
+    /// checksums; every snapshot file needs an inode). With --from, the image is
     /// populated with a directory's content (mkfs.ext4 -d), e.g. a snapper
     /// root written on the host. Needs e2fsprogs.
     Mkimage {
@@ -171,6 +172,10 @@ enum Cmd {
         /// Overwrite PATH if it exists
         #[arg(long)]
         force: bool,
+        /// Bytes per inode: every snapshot file is an inode, and mkfs's
+        /// default (16384) runs out of inodes long before blocks
+        #[arg(long, default_value_t = 4096, value_name = "BYTES")]
+        inode_ratio: u32,
     },
 }
 
@@ -237,9 +242,10 @@ fn run(cli: &Cli) -> Outcome {
         path,
         from,
         force,
+        inode_ratio,
     } = &cli.command
     {
-        return mkimage(*size, path, from.as_deref(), *force);
+        return mkimage(*size, path, from.as_deref(), *force, *inode_ratio);
     }
     let Some(path) = &cli.global.root else {
         return Err(Failure::Usage(
@@ -1464,7 +1470,7 @@ fn gc(
 // ---------------------------------------------------------------------------
 // mkimage
 
-fn mkimage(bytes: u64, path: &Path, from: Option<&Path>, force: bool) -> Outcome {
+fn mkimage(bytes: u64, path: &Path, from: Option<&Path>, force: bool, inode_ratio: u32) -> Outcome {
     let mkfs = snapperctl::e2fs::find_tool("mkfs.ext4").ok_or_else(|| {
         Failure::Io("mkfs.ext4 not found: install e2fsprogs (apt-get install e2fsprogs)".into())
     })?;
@@ -1495,9 +1501,12 @@ fn mkimage(bytes: u64, path: &Path, from: Option<&Path>, force: bool) -> Outcome
         .map_err(|e| Failure::Io(format!("{}: {e}", path.display())))?;
     drop(file);
     let mut command = Command::new(&mkfs);
-    // -O ^metadata_csum: the lwext4 VFS plugin of the Genode scenario does
-    // not handle metadata checksums (the seed's own mkfs line).
-    command.args(["-q", "-F", "-O", "^metadata_csum"]);
+    // The same options as raw/Makefile, which makes the Genode scenario's
+    // image: -O ^metadata_csum because the lwext4 VFS plugin does not handle
+    // metadata checksums (the seed's own mkfs line), one inode per 4 KiB
+    // because every snapshot file is an inode, and the label "snapper".
+    command.args(["-q", "-F", "-O", "^metadata_csum", "-L", "snapper", "-i"]);
+    command.arg(inode_ratio.to_string());
     if let Some(dir) = from {
         command.arg("-d").arg(dir);
     }
@@ -1514,7 +1523,7 @@ fn mkimage(bytes: u64, path: &Path, from: Option<&Path>, force: bool) -> Outcome
         )));
     }
     out!(
-        "{}: {} ext4 image (-O ^metadata_csum){}",
+        "{}: {} ext4 image (-O ^metadata_csum -i {inode_ratio}){}",
         path.display(),
         output::size(bytes),
         from.map_or(String::new(), |d| format!(", holding {}", d.display()))

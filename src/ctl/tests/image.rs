@@ -194,4 +194,14 @@ fn mkimage_makes_an_image_the_tool_and_e2fsck_accept() {
         .expect("dumpe2fs");
     let header = String::from_utf8_lossy(&dumpe2fs.stdout);
     assert!(!header.contains("metadata_csum"), "{header}");
+    // As raw/Makefile makes the scenario's image: one inode per 4 KiB.
+    let field = |name: &str| {
+        header
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split(':').nth(1))
+            .map(|v| v.trim().to_string())
+    };
+    assert_eq!(field("Inode count").as_deref(), Some("8192"), "{header}");
+    assert_eq!(field("Filesystem volume name").as_deref(), Some("snapper"));
 }
