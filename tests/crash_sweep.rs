@@ -1,7 +1,7 @@
 //! Power cut after every storage operation of every kind of workload, each
 //! cut with many durable outcomes (src/testkit/src/sweep.rs lists the
 //! invariants checked after each). `SNAPPER_CRASH_RANDOM` sets the random
-//! outcomes per cut and metadata order (default 3), `SNAPPER_CRASH_SEED`
+//! outcomes per cut and metadata order (default 6), `SNAPPER_CRASH_SEED`
 //! the seed, `SNAPPER_CRASH_NESTED` how many outcomes of each cut get a
 //! second cut swept through their recovery (default 2).
 
@@ -50,7 +50,7 @@ fn changed(n: u64, every: u64, version: u32) -> Vec<(u64, Vec<u8>)> {
 }
 
 fn run(workload: Workload) {
-    let random = env_count("SNAPPER_CRASH_RANDOM", 3);
+    let random = env_count("SNAPPER_CRASH_RANDOM", 6);
     let seed = env_count("SNAPPER_CRASH_SEED", 0x5eed);
     let figures = sweep(&workload, random, seed);
     eprintln!(
