@@ -887,16 +887,17 @@ fn print_verify(report: &VerifyReport) {
         parts.join("; ")
     };
     out!(
-        "verify: {} archives, {} files ({}) checked; {} damaged file{}, {} damaged archive{}; {verdict}{}",
-        report.archives_checked,
-        report.files_checked,
+        "verify: {}, {} ({}) checked; {}, {}; {verdict}{}",
+        output::count(report.archives_checked, "archive"),
+        output::count(report.files_checked, "file"),
         output::size(report.bytes_checked),
-        report.damaged_files.len(),
-        if report.damaged_files.len() == 1 { "" } else { "s" },
-        report.damaged_archives.len(),
-        if report.damaged_archives.len() == 1 { "" } else { "s" },
+        output::count(report.damaged_files.len(), "damaged file"),
+        output::count(report.damaged_archives.len(), "damaged archive"),
         if report.unreferenced_files > 0 {
-            format!(" ({} unreferenced files: `snapperctl gc` removes them)", report.unreferenced_files)
+            format!(
+                " ({} unreferenced files: `snapperctl gc` removes them)",
+                report.unreferenced_files
+            )
         } else {
             String::new()
         }

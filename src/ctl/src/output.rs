@@ -19,6 +19,15 @@ pub fn size(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// `1 file`, `2 files`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Seconds -> `42s`, `7m`, `3h`, `12d`.
 pub fn age(seconds: u64) -> String {
     match seconds {
