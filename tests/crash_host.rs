@@ -118,5 +118,6 @@ fn a_full_or_failing_disk_under_the_directory_storage_loses_nothing() {
             assert!(garbage.is_empty(), "{error} at {at}: {garbage:?}");
         }
     }
+    eprintln!("faults under DirStorage: {runs} runs");
     assert!(runs > 10, "{runs}");
 }

@@ -518,6 +518,7 @@ fn faults_while_starting_lose_nothing() {
     };
     let mut violations = Vec::new();
     let mut runs = 0;
+    let mut injected = 0;
     for at in 1..=total {
         for (error, sticky) in FAULTS {
             for integrity in [true, false] {
@@ -540,6 +541,7 @@ fn faults_while_starting_lose_nothing() {
                         continue;
                     }
                     Ok(Err(e)) => {
+                        injected += 1;
                         if e != Error::StorageFailed || !platform.logged(Level::Error, "") {
                             violations.push(format!("{label}: open answered {e:?}"));
                         }
@@ -547,6 +549,7 @@ fn faults_while_starting_lose_nothing() {
                     }
                     Ok(Ok(snapper)) => snapper,
                 };
+                injected += snapper.storage().injected();
                 // The client goes on while the disk recovers.
                 snapper.storage_mut().disarm();
                 let _ = snapper.purge_zombies();
@@ -584,7 +587,7 @@ fn faults_while_starting_lose_nothing() {
         }
     }
     eprintln!(
-        "faults {:<28} ops {total:>3}  runs {runs:>4}  violations {}",
+        "faults {:<28} ops {total:>3}  runs {runs:>4}  injected {injected:>5}  violations {}",
         "start",
         violations.len()
     );
