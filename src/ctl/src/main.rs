@@ -656,6 +656,9 @@ struct VerifyReport {
     damaged_files: Vec<DamagedFile>,
     generations: Vec<GenVerdict>,
     unreadable_dirs: Vec<String>,
+    /// Generations without an archive that no valid generation uses: an
+    /// interrupted snapshot, or an archive that was lost.
+    incomplete_generations: Vec<DamagedArchive>,
     unreferenced_files: usize,
     objects_lost: usize,
     ok: bool,
@@ -785,6 +788,15 @@ fn verify(
         damaged_files,
         generations: verdicts,
         unreadable_dirs,
+        incomplete_generations: scope
+            .iter()
+            .filter(|v| v.status == Status::Incomplete)
+            .map(|v| DamagedArchive {
+                generation: v.generation.0,
+                name: v.name.clone(),
+                problem: v.status.why().unwrap_or_default(),
+            })
+            .collect(),
         unreferenced_files,
         objects_lost,
         ok,
@@ -823,6 +835,14 @@ fn print_verify(report: &VerifyReport) {
             file.object,
             if users.len() == 1 { "" } else { "s" },
             users.join(", ")
+        );
+    }
+    for gen in &report.incomplete_generations {
+        out!(
+            "note: generation {} ({}): {}; `snapperctl gc` removes it",
+            gen.generation,
+            gen.name,
+            gen.problem
         );
     }
     for dir in &report.unreadable_dirs {

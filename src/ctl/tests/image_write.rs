@@ -111,6 +111,8 @@ fn gc_in_an_image_removes_leftovers_like_in_a_directory() {
     bytes[30] ^= 4;
     fs::write(&archive, bytes).expect("write");
 
+    let noted = json(&dir, &["verify"], 1);
+    assert_eq!(noted["incomplete_generations"][0]["generation"], 9);
     let image = tmp.path().join("snapper.img");
     image_of(&dir, &image);
     let dir2 = tmp.path().join("root2");
