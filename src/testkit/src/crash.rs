@@ -198,6 +198,8 @@ pub struct CrashStorage<S> {
     dead: bool,
     trace: Vec<String>,
     overwrites: Vec<String>,
+    check_deletions: bool,
+    early_deletions: Vec<String>,
 }
 
 impl CrashStorage<MemStorage> {
@@ -212,6 +214,8 @@ impl CrashStorage<MemStorage> {
             dead: false,
             trace: Vec::new(),
             overwrites: Vec::new(),
+            check_deletions: false,
+            early_deletions: Vec::new(),
         }
     }
 }
@@ -230,6 +234,8 @@ impl<S: Storage> CrashStorage<S> {
             dead: false,
             trace: Vec::new(),
             overwrites: Vec::new(),
+            check_deletions: false,
+            early_deletions: Vec::new(),
         })
     }
 
@@ -244,6 +250,20 @@ impl<S: Storage> CrashStorage<S> {
     /// invariant 6 says never; the real stack could not do it atomically).
     pub fn overwrites(&self) -> &[String] {
         &self.overwrites
+    }
+
+    /// Checks every deletion of a snapshot file against the durable state
+    /// (DESIGN.md invariant 5: a file goes only after the removal of the
+    /// last archive that referenced it is durable). Decodes the durable
+    /// archives at each deletion, so it is meant for one run, not a sweep.
+    pub fn check_deletions(mut self) -> Self {
+        self.check_deletions = true;
+        self
+    }
+
+    /// Snapshot files deleted while a durable valid archive referenced them.
+    pub fn early_deletions(&self) -> &[String] {
+        &self.early_deletions
     }
 
     /// Whether the power has been cut.
@@ -406,6 +426,12 @@ impl<S: Storage> Storage for CrashStorage<S> {
 
     fn remove(&mut self, path: &str) -> Result<(), StorageError> {
         self.alive()?;
+        if self.check_deletions
+            && path.contains("/snapshot/")
+            && crate::image::referenced_files(&self.durable).contains(path)
+        {
+            self.early_deletions.push(path.into());
+        }
         let result = self.inner.remove(path);
         self.record(result, Op::Remove(path.into()))
     }

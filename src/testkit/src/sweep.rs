@@ -387,7 +387,7 @@ fn sweep_from(
     let reference = {
         let platform = SimPlatform::at(start_clock);
         let mut run = Run::default();
-        let storage = CrashStorage::over(start.clone());
+        let storage = CrashStorage::over(start.clone()).check_deletions();
         let Ok(mut snapper) = Snapper::open(storage, platform.clone(), workload.config) else {
             figures
                 .violations
@@ -403,6 +403,12 @@ fn sweep_from(
                 workload.name, run.ok, run.panics
             ));
             return figures;
+        }
+        for path in snapper.storage().early_deletions() {
+            figures.violations.push(format!(
+                "{}: deleted {path} while a durable archive referenced it",
+                workload.name
+            ));
         }
         for what in snapper.storage().overwrites() {
             figures.violations.push(format!(
