@@ -205,3 +205,52 @@ fn mkimage_makes_an_image_the_tool_and_e2fsck_accept() {
     assert_eq!(field("Inode count").as_deref(), Some("8192"), "{header}");
     assert_eq!(field("Filesystem volume name").as_deref(), Some("snapper"));
 }
+
+/// Damage to the file system itself (superblock, group descriptors, inode
+/// tables, directories) gives an answer and an exit code, never a panic.
+#[test]
+fn a_damaged_image_never_panics() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("root");
+    build_root(&dir);
+    let image = tmp.path().join("snapper.img");
+    image_of(&dir, &image);
+    let clean = fs::read(&image).expect("image");
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for round in 0..24 {
+        let mut bytes = clean.clone();
+        // 1 KiB of garbage somewhere in the first 2 MiB, where mkfs puts
+        // the metadata of a small image.
+        let at = (next() % (2 << 20)) as usize & !1023;
+        for byte in &mut bytes[at..at + 1024] {
+            *byte = next() as u8;
+        }
+        let damaged = tmp.path().join(format!("damaged-{round}.img"));
+        fs::write(&damaged, &bytes).expect("write");
+        let out = tmp.path().join(format!("out-{round}"));
+        for args in [
+            &["list"][..],
+            &["verify"],
+            &["du"],
+            &[
+                "restore",
+                "latest",
+                "--all",
+                "-o",
+                out.to_str().expect("utf-8"),
+            ],
+        ] {
+            let (code, _, stderr) = run(&damaged, args);
+            assert!(
+                [0, 1, 3, 4].contains(&code),
+                "round {round} (garbage at {at:#x}) {args:?}: exit {code}: {stderr}"
+            );
+        }
+    }
+}
