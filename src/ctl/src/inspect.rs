@@ -362,3 +362,28 @@ pub fn check_file(storage: &mut dyn Storage, file: &FileUse, buf: &mut Vec<u8>) 
         Err(e) => FileState::Damaged(e.to_string()),
     }
 }
+
+/// Largest snapshot file `salvage_file` reads into memory: a header and a
+/// 1 GiB payload (the default bufsize is 1 MiB). Without an archive a
+/// file's length is all there is to go by, and a damaged one must not
+/// exhaust memory.
+const MAX_SNAPSHOT_FILE: u64 = SNAPSHOT_HEADER_LEN as u64 + (1 << 30);
+
+/// Reads a snapshot file without an archive to compare against: the core's
+/// `SnapshotHeader::verify` (magic, version, header CRC, length, payload
+/// CRC) and then the payload's BLAKE3 digest against the header's. Returns
+/// the object id and the payload, or why the file cannot be trusted.
+pub fn salvage_file<'b>(
+    storage: &mut dyn Storage,
+    path: &str,
+    buf: &'b mut Vec<u8>,
+) -> Result<(u64, &'b [u8]), String> {
+    storage
+        .read_file(path, MAX_SNAPSHOT_FILE, buf)
+        .map_err(|e| format!("unreadable ({e})"))?;
+    let (header, payload) = SnapshotHeader::verify(buf).map_err(|e| e.to_string())?;
+    if Digest::of(payload) != header.digest {
+        return Err("payload does not match its digest".into());
+    }
+    Ok((header.id.0, payload))
+}

@@ -114,6 +114,22 @@ enum Cmd {
         #[arg(short, long, value_name = "PATH")]
         output: Option<PathBuf>,
     },
+    /// Rescue what a generation with a damaged archive wrote itself
+    ///
+    /// Without a valid archive the engine cannot restore a generation. Its
+    /// own snapshot files still name their object in a checksummed header:
+    /// every file that passes its header CRC, payload CRC and BLAKE3 digest
+    /// is written to DIR/<id as 16 hex digits>. Objects the generation
+    /// shared with older generations are not in its directory and cannot
+    /// be told apart; restore them from an older valid generation if that
+    /// is good enough. Exits 1 if a file was damaged.
+    Salvage {
+        /// The generation (normally one whose archive is damaged)
+        generation: String,
+        /// Output directory
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+    },
     /// Space per generation: shared versus exclusive, what purging would free
     Du,
     /// Remove generations and the files no other generation uses
@@ -269,6 +285,7 @@ fn run(cli: &Cli) -> Outcome {
             output,
         } => restore(&root, g, generation, *id, *all, output.as_deref()),
         Cmd::Du => du(&root, g),
+        Cmd::Salvage { generation, output } => salvage(&root, g, generation, output),
         Cmd::Purge {
             generations,
             oldest,
@@ -1109,6 +1126,94 @@ fn restore_all<S: Storage>(
         );
     }
     if report.failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Damage(String::new()))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// salvage
+
+#[derive(Serialize)]
+struct SalvageReport {
+    generation: String,
+    directory: String,
+    salvaged: usize,
+    bytes: u64,
+    damaged_files: Vec<SalvageProblem>,
+}
+
+#[derive(Serialize)]
+struct SalvageProblem {
+    path: String,
+    problem: String,
+}
+
+fn salvage(root: &RootSpec, g: &Global, spec: &str, dir: &Path) -> Outcome {
+    let mut storage = root.open_read_only().map_err(Failure::Io)?;
+    let inspection = inspect_root(&mut *storage, g)?;
+    let view = find(&inspection, spec)?;
+    if view.status == Status::Valid {
+        return Err(Failure::Refused(format!(
+            "generation {} is valid: use `snapperctl restore {} --all -o DIR`",
+            view.name, view.generation
+        )));
+    }
+    let mut errors = Vec::new();
+    let files = walk(&mut *storage, &view.name, &mut errors);
+    fs::create_dir_all(dir).map_err(|e| Failure::Io(format!("{}: {e}", dir.display())))?;
+    let mut report = SalvageReport {
+        generation: view.name.clone(),
+        directory: dir.display().to_string(),
+        salvaged: 0,
+        bytes: 0,
+        damaged_files: errors
+            .into_iter()
+            .map(|problem| SalvageProblem {
+                path: view.name.clone(),
+                problem,
+            })
+            .collect(),
+    };
+    let mut seen = BTreeSet::new();
+    let mut buf = Vec::new();
+    // Only the snapshot trie: the (damaged) archive and a leftover
+    // archive.tmp are not snapshot files.
+    let trie = format!("{}/{}/", view.name, snapper_core::layout::SNAPSHOT_DIR);
+    for (path, _) in files.iter().filter(|(p, _)| p.starts_with(&trie)) {
+        match inspect::salvage_file(&mut *storage, path, &mut buf) {
+            Ok((id, payload)) => {
+                // One file per object in a generation; a second intact one
+                // (a leftover of an aborted attempt) would be the same
+                // object written twice: the first is kept.
+                if seen.insert(id) {
+                    write_new(&dir.join(format!("{id:016x}")), payload)?;
+                    report.salvaged += 1;
+                    report.bytes += payload.len() as u64;
+                }
+            }
+            Err(problem) => report.damaged_files.push(SalvageProblem {
+                path: path.clone(),
+                problem,
+            }),
+        }
+    }
+    if g.json {
+        print_json(&report)?;
+    } else {
+        for problem in &report.damaged_files {
+            out!("not salvaged: {}: {}", problem.path, problem.problem);
+        }
+        out!(
+            "salvaged {} ({}) that {} wrote itself into {}; objects it shared with older generations are not in its directory",
+            output::count(report.salvaged, "object"),
+            output::size(report.bytes),
+            view.name,
+            dir.display()
+        );
+    }
+    if report.damaged_files.is_empty() {
         Ok(())
     } else {
         Err(Failure::Damage(String::new()))

@@ -251,3 +251,49 @@ fn unreferenced_files_are_counted_and_gc_removes_them() {
     assert!(!stray.exists());
     assert_eq!(json(&root, &["verify"], 0)["unreferenced_files"], 0);
 }
+
+#[test]
+fn salvage_rescues_what_a_generation_with_a_damaged_archive_wrote() {
+    let (tmp, root) = fresh();
+    let names = common::names(&root);
+    // Generation 3 wrote the objects changed in round 2 and fresh copies of
+    // those unchanged since generation 1 (redundancy=2).
+    let own: Vec<(u64, Vec<u8>)> = json(&root, &["show", "3"], 0)["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .filter(|o| o["copies"][0]["generation"] == 3)
+        .map(|o| {
+            let id = o["id"].as_u64().expect("id");
+            (id, payload(id, versions(2)[id as usize]))
+        })
+        .collect();
+    assert!(own.len() > 1);
+    flip_bit(&root.join(&names[2]).join("archive"), 40);
+    // A valid generation is restored, not salvaged.
+    let out = tmp.path().join("salvaged");
+    let out_arg = out.to_str().expect("utf-8");
+    assert_eq!(run(&root, &["salvage", "2", "-o", out_arg]).0, 5);
+    // Damage one of its files too: that object is not salvaged.
+    let victim = json(&root, &["show", "4"], 0)["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .flat_map(|o| o["copies"].as_array().cloned().unwrap_or_default())
+        .find(|c| c["generation"] == 3)
+        .expect("generation 4 uses a file of generation 3");
+    flip_bit(&root.join(victim["path"].as_str().expect("path")), 48 + 9);
+
+    let report = json(&root, &["salvage", "3", "-o", out_arg], 1);
+    assert_eq!(report["salvaged"], own.len() - 1);
+    assert_eq!(report["damaged_files"].as_array().map(Vec::len), Some(1));
+    let mut written = 0;
+    for (id, expected) in &own {
+        if let Ok(bytes) = fs::read(out.join(format!("{id:016x}"))) {
+            assert_eq!(&bytes, expected, "object {id}");
+            written += 1;
+        }
+    }
+    assert_eq!(written, own.len() - 1);
+    assert_eq!(fs::read_dir(&out).expect("out").count(), own.len() - 1);
+}
