@@ -23,8 +23,8 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success; for verify: every object of every checked generation is restorable
   1  damage: verify found an object no intact copy covers or a damaged archive;
-     restore could not restore an object it was asked for; gc kept a damaged
-     generation
+     restore could not restore an object it was asked for; salvage met a
+     damaged file; gc kept a damaged generation
   2  usage: bad arguments (as printed by the argument parser)
   3  I/O: the root or image cannot be opened or read, an output cannot be
      written, mkfs.ext4 is missing or failed
@@ -364,8 +364,9 @@ fn require_valid(view: &GenView) -> Outcome {
     match &view.status {
         Status::Valid => Ok(()),
         Status::Damaged(why) => Err(Failure::Damage(format!(
-            "generation {} ({}): archive {why}; its objects cannot be read",
-            view.generation, view.name
+            "generation {} ({}): archive {why}; the engine cannot restore it \
+             (`snapperctl salvage {} -o DIR` rescues the objects it wrote itself)",
+            view.generation, view.name, view.generation
         ))),
         other => Err(Failure::NotFound(format!(
             "generation {} ({}) is {}: {}",
@@ -837,10 +838,12 @@ fn verify(
 fn print_verify(report: &VerifyReport) {
     for archive in &report.damaged_archives {
         out!(
-            "damaged archive: generation {} ({}): {}; none of its objects can be restored",
+            "damaged archive: generation {} ({}): {}; the engine cannot restore it \
+             (`snapperctl salvage {} -o DIR` rescues the objects it wrote itself)",
             archive.generation,
             archive.name,
-            archive.problem
+            archive.problem,
+            archive.generation
         );
     }
     for file in &report.damaged_files {
