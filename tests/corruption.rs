@@ -444,3 +444,149 @@ fn every_file_damaged_every_way_under_both_policies() {
         violations[..violations.len().min(20)].join("\n")
     );
 }
+
+/// Damage to the tree rather than to a file's bytes: a directory where a
+/// file belongs and the reverse, a whole trie directory gone, strangers
+/// inside a generation. Nothing panics, the other generations restore, the
+/// calls that delete still work (after at most what the policy keeps).
+#[test]
+fn damaged_directory_structure() {
+    let (disk, content) = build();
+    let copies = copies(&disk);
+    let names: Vec<String> = content.keys().cloned().collect();
+    let (first, last) = (names[0].clone(), names[names.len() - 1].clone());
+    type Hurt = Box<dyn Fn(&mut MemStorage)>;
+    let make_dir = |path: String| -> Hurt {
+        Box::new(move |d: &mut MemStorage| {
+            d.nodes_mut().insert(path.clone(), MemNode::Dir);
+        })
+    };
+    let make_file = |path: String| -> Hurt {
+        Box::new(move |d: &mut MemStorage| {
+            let prefix = format!("{path}/");
+            d.nodes_mut().retain(|k, _| !k.starts_with(&prefix));
+            d.nodes_mut()
+                .insert(path.clone(), MemNode::File(b"x".to_vec()));
+        })
+    };
+    let remove_tree = |path: String| -> Hurt {
+        Box::new(move |d: &mut MemStorage| {
+            let prefix = format!("{path}/");
+            d.nodes_mut()
+                .retain(|k, _| k != &path && !k.starts_with(&prefix));
+        })
+    };
+    let cases: Vec<(String, Hurt, Option<String>)> = vec![
+        (
+            "archive replaced by a directory".into(),
+            make_dir(format!("{last}/archive")),
+            Some(last.clone()),
+        ),
+        (
+            "snapshot directory replaced by a file".into(),
+            make_file(format!("{first}/snapshot")),
+            None,
+        ),
+        (
+            "a trie directory removed".into(),
+            remove_tree(format!("{first}/snapshot/2")),
+            None,
+        ),
+        (
+            "a snapshot file replaced by a directory".into(),
+            make_dir(format!("{last}/snapshot/1/0")),
+            None,
+        ),
+        (
+            "strangers in a generation".into(),
+            Box::new(move |d: &mut MemStorage| {
+                let n = d.nodes_mut();
+                n.insert(format!("{first}/notes.txt"), MemNode::File(b"hi".to_vec()));
+                n.insert(format!("{first}/snapshot/zz"), MemNode::Dir);
+                n.insert(format!("{first}/snapshot/1/ffff"), MemNode::File(vec![]));
+            }),
+            None,
+        ),
+    ];
+    let mut violations = Vec::new();
+    for (what, hurt, damaged_gen) in cases {
+        for integrity in [true, false] {
+            let mut hurt_disk = disk.clone();
+            hurt(&mut hurt_disk);
+            let gone: Vec<String> = disk
+                .nodes()
+                .keys()
+                .filter(|k| !matches!(hurt_disk.nodes().get(*k), Some(MemNode::File(_))))
+                .filter(|k| matches!(disk.nodes().get(*k), Some(MemNode::File(_))))
+                .cloned()
+                .collect();
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                let mut found = Vec::new();
+                let mut snapper =
+                    Snapper::open(hurt_disk, SimPlatform::at(T0 + 10), config(integrity)).unwrap();
+                let content: BTreeMap<String, Content> = content
+                    .iter()
+                    .filter(|(n, _)| Some(*n) != damaged_gen.as_ref())
+                    .map(|(n, c)| (n.clone(), c.clone()))
+                    .collect();
+                // Objects whose every copy is gone fail; the rest restore.
+                let check = |snapper: &mut Snapper<MemStorage, SimPlatform>,
+                             found: &mut Vec<String>| {
+                    for (name, objects) in &content {
+                        if snapper.open_generation(Some(name)).is_err() {
+                            found.push(format!("{name} cannot be opened"));
+                            continue;
+                        }
+                        for (id, expected) in objects {
+                            let mut buf = vec![0u8; 400];
+                            let intact = copies[name][id].iter().any(|p| !gone.contains(p));
+                            match snapper.restore(ObjectId(*id), &mut buf) {
+                                Ok(len) if buf[..len] == expected[..] => {}
+                                Ok(_) => found.push(format!("{name}/{id}: WRONG BYTES")),
+                                Err(e) if intact => found.push(format!("{name}/{id}: {e}")),
+                                Err(_) => {}
+                            }
+                        }
+                        let _ = snapper.close_generation();
+                    }
+                };
+                check(&mut snapper, &mut found);
+                let swept = snapper.purge_zombies();
+                let held = damaged_gen.is_some() && integrity;
+                if swept.is_err() && !held {
+                    found.push(format!("purge_zombies: {swept:?}"));
+                }
+                check(&mut snapper, &mut found);
+                let next = (|| -> Result<(), Error> {
+                    snapper.init_snapshot()?;
+                    snapper.take_snapshot(ObjectId(1), b"after")?;
+                    snapper.commit_snapshot()
+                })();
+                if let Err(e) = next {
+                    found.push(format!("next snapshot: {e}"));
+                }
+                if let Err(e) = snapper.purge(None) {
+                    found.push(format!("purge: {e}"));
+                }
+                found
+            }));
+            match outcome {
+                Ok(found) => violations.extend(
+                    found
+                        .into_iter()
+                        .map(|v| format!("{what}, integrity={integrity}: {v}")),
+                ),
+                Err(p) => violations.push(format!(
+                    "{what}, integrity={integrity}: panicked: {}",
+                    panic_text(&*p)
+                )),
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "{} violations:\n{}",
+        violations.len(),
+        violations.join("\n")
+    );
+}

@@ -432,6 +432,25 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         {
             Ok(()) => {}
             Err(StorageError::NotFound) => return Err(ReadError::Missing),
+            // A directory under the archive's name, or an archive over the
+            // size limit (read_file answers Io for that), is damage that
+            // stays: taken for an I/O error, it would block every deletion
+            // for good.
+            Err(StorageError::WrongKind) => {
+                return Err(ReadError::Decode(DecodeError::Malformed(
+                    "the archive is not a file",
+                )))
+            }
+            Err(StorageError::Io)
+                if self
+                    .storage
+                    .file_size(&path)
+                    .is_ok_and(|s| s > MAX_ARCHIVE_BYTES) =>
+            {
+                return Err(ReadError::Decode(DecodeError::Malformed(
+                    "the archive is larger than any archive written",
+                )))
+            }
             Err(e) => return Err(ReadError::Io(e)),
         }
         let archive = Archive::decode(&self.scratch).map_err(ReadError::Decode)?;
