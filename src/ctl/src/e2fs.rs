@@ -56,6 +56,24 @@ fn check_quiescent(image: &Path) -> Result<(), String> {
             }
         }
     }
+    // A block device (or an image) mounted directly.
+    if let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") {
+        for line in mounts.lines() {
+            let mut fields = line.split_whitespace();
+            let (Some(source), Some(target)) = (fields.next(), fields.next()) else {
+                continue;
+            };
+            if Path::new(source)
+                .canonicalize()
+                .is_ok_and(|s| s == canonical)
+            {
+                return Err(format!(
+                    "{} is mounted on {target}: unmount it first",
+                    image.display()
+                ));
+            }
+        }
+    }
     let dumpe2fs = find_tool("dumpe2fs").ok_or_else(|| missing("dumpe2fs"))?;
     let out = Command::new(dumpe2fs)
         .arg("-h")
