@@ -35,21 +35,18 @@ fn missing(name: &str) -> String {
     format!("{name} not found: install e2fsprogs (apt-get install e2fsprogs)")
 }
 
-/// Refuses an image that another writer may have open or that needs journal
-/// recovery: debugfs writes without the journal, next to nobody.
-fn check_quiescent(image: &Path) -> Result<(), String> {
-    let canonical = image
-        .canonicalize()
-        .map_err(|e| format!("{}: {e}", image.display()))?;
+/// Whether the kernel has the image or device in use: attached to a loop
+/// device, or mounted. `Some` says where.
+pub fn in_use(image: &Path) -> Option<String> {
+    let canonical = image.canonicalize().ok()?;
     // A loop device backed by the image: it is (or may be) mounted.
     if let Ok(devices) = std::fs::read_dir("/sys/block") {
         for device in devices.flatten() {
             let backing = device.path().join("loop/backing_file");
             if let Ok(text) = std::fs::read_to_string(&backing) {
                 if Path::new(text.trim()) == canonical {
-                    return Err(format!(
-                        "{} is attached to /dev/{}: unmount and detach it first",
-                        image.display(),
+                    return Some(format!(
+                        "attached to /dev/{}",
                         device.file_name().to_string_lossy()
                     ));
                 }
@@ -57,22 +54,30 @@ fn check_quiescent(image: &Path) -> Result<(), String> {
         }
     }
     // A block device (or an image) mounted directly.
-    if let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") {
-        for line in mounts.lines() {
-            let mut fields = line.split_whitespace();
-            let (Some(source), Some(target)) = (fields.next(), fields.next()) else {
-                continue;
-            };
-            if Path::new(source)
-                .canonicalize()
-                .is_ok_and(|s| s == canonical)
-            {
-                return Err(format!(
-                    "{} is mounted on {target}: unmount it first",
-                    image.display()
-                ));
-            }
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    for line in mounts.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(source), Some(target)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        if Path::new(source)
+            .canonicalize()
+            .is_ok_and(|s| s == canonical)
+        {
+            return Some(format!("mounted on {target}"));
         }
+    }
+    None
+}
+
+/// Refuses an image that another writer may have open or that needs journal
+/// recovery: debugfs writes without the journal, next to nobody.
+fn check_quiescent(image: &Path) -> Result<(), String> {
+    if let Some(place) = in_use(image) {
+        return Err(format!(
+            "{} is {place}: unmount and detach it first",
+            image.display()
+        ));
     }
     let dumpe2fs = find_tool("dumpe2fs").ok_or_else(|| missing("dumpe2fs"))?;
     let out = Command::new(dumpe2fs)

@@ -32,8 +32,14 @@ impl ImageStorage {
     /// Opens `image` and checks that `dir` (absolute inside the image) is a
     /// directory.
     pub fn open(image: &Path, dir: &str) -> Result<Self, String> {
-        let fs = Ext4::load_from_path(image)
-            .map_err(|e| format!("{}: not a readable ext4 image ({e})", image.display()))?;
+        let fs = Ext4::load_from_path(image).map_err(|e| {
+            // A mounted file system changes under the reader (and its
+            // journal may carry features a clean image does not): say so.
+            let hint = crate::e2fs::in_use(image).map_or(String::new(), |place| {
+                format!("; it is {place}: unmount it, or give the mounted directory as the root")
+            });
+            format!("{}: not a readable ext4 image ({e}){hint}", image.display())
+        })?;
         let base = dir.trim_end_matches('/');
         if !base.is_empty() && !base.starts_with('/') {
             return Err(format!(
