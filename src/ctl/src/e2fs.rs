@@ -117,8 +117,6 @@ pub struct ImageWriter {
     removed: BTreeSet<String>,
     /// Removals not yet applied, in order: (relative path, is a directory).
     pending: Vec<(String, bool)>,
-    /// Removals applied to the image.
-    pub applied: usize,
 }
 
 impl ImageWriter {
@@ -133,7 +131,6 @@ impl ImageWriter {
             reader: ImageStorage::open(image, dir)?,
             removed: BTreeSet::new(),
             pending: Vec::new(),
-            applied: 0,
         })
     }
 
@@ -186,8 +183,6 @@ impl ImageWriter {
             };
             if still_there {
                 failed.push(path.clone());
-            } else {
-                self.applied += 1;
             }
         }
         if !out.status.success() || !failed.is_empty() {

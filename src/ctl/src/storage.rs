@@ -221,11 +221,6 @@ impl RootSpec {
         }
     }
 
-    /// Whether the root is an image (read-only here).
-    pub fn is_image(&self) -> bool {
-        matches!(self, RootSpec::Image(..))
-    }
-
     /// Opens the root for reading only.
     pub fn open_read_only(&self) -> Result<Box<dyn Storage>, String> {
         match self {
