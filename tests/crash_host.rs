@@ -84,7 +84,12 @@ fn a_full_or_failing_disk_under_the_directory_storage_loses_nothing() {
             let storage = FaultStorage::new(DirStorage::open(dir.path()).unwrap());
             let mut snapper = Snapper::open(storage, SimPlatform::at(T0), config()).unwrap();
             take(&mut snapper, &content(0)).unwrap();
-            snapper.storage_mut().arm(Fault { at, error, sticky });
+            snapper.storage_mut().arm(Fault {
+                at,
+                error,
+                sticky,
+                applied: false,
+            });
             let result = take(&mut snapper, &content(1));
             let fired = snapper.storage().fired();
             snapper.abort();

@@ -3,7 +3,8 @@
 //! invariants checked after each). `SNAPPER_CRASH_RANDOM` sets the random
 //! outcomes per cut and metadata order (default 6), `SNAPPER_CRASH_SEED`
 //! the seed, `SNAPPER_CRASH_NESTED` how many outcomes of each cut get a
-//! second cut swept through their recovery (default 2).
+//! second cut swept through their recovery (default 2),
+//! `SNAPPER_CRASH_SCALE` multiplies the objects per workload (default 1).
 
 mod common;
 
@@ -23,9 +24,10 @@ fn config() -> Config {
     }
 }
 
-/// Objects 0..n at content `version`, of assorted lengths (empty included).
+/// Objects 0..n at content `version`, of assorted lengths (empty
+/// included); `SNAPPER_CRASH_SCALE` multiplies n for long runs.
 fn objects(n: u64, version: u32) -> Vec<(u64, Vec<u8>)> {
-    (0..n)
+    (0..n * env_count("SNAPPER_CRASH_SCALE", 1).max(1))
         .map(|id| {
             (
                 id,

@@ -14,6 +14,28 @@ pub struct Fault {
     /// reads, removes, renames and syncs. A persistent other error fails
     /// every call (the device is gone).
     pub sticky: bool,
+    /// Whether the failing call still took effect before answering the
+    /// error: a file write leaves the first half of its bytes, any other
+    /// call is done. Models an error reported after the fact (a write that
+    /// ran out of space half way, a journal that failed after the change).
+    pub applied: bool,
+}
+
+impl Fault {
+    /// Fails call `at` with `error`, once, with no effect.
+    pub fn once(at: u64, error: StorageError) -> Self {
+        Fault {
+            at,
+            error,
+            sticky: false,
+            applied: false,
+        }
+    }
+
+    /// No call ever fails (`at` is out of reach); counts calls.
+    pub fn never() -> Self {
+        Self::once(u64::MAX, StorageError::Io)
+    }
 }
 
 /// See the module documentation. A failed call changes nothing.
@@ -87,6 +109,11 @@ impl<S: Storage> FaultStorage<S> {
         self.inner
     }
 
+    /// Whether the failure just injected (by `check`) still takes effect.
+    fn applies(&self) -> bool {
+        self.fault.is_some_and(|f| f.applied && self.ops == f.at)
+    }
+
     fn check(&mut self, what: &str, path: &str, allocates: bool) -> Result<(), StorageError> {
         self.ops += 1;
         let failure = match self.fault {
@@ -114,12 +141,25 @@ impl<S: Storage> FaultStorage<S> {
 
 impl<S: Storage> Storage for FaultStorage<S> {
     fn create_dir(&mut self, path: &str) -> Result<(), StorageError> {
-        self.check("create_dir", path, true)?;
+        if let Err(e) = self.check("create_dir", path, true) {
+            if self.applies() {
+                let _ = self.inner.create_dir(path);
+            }
+            return Err(e);
+        }
         self.inner.create_dir(path)
     }
 
     fn write_new_file(&mut self, path: &str, parts: &[&[u8]]) -> Result<(), StorageError> {
-        self.check("write_new_file", path, true)?;
+        if let Err(e) = self.check("write_new_file", path, true) {
+            if self.applies() {
+                let bytes = parts.concat();
+                let _ = self
+                    .inner
+                    .write_new_file(path, &[&bytes[..bytes.len() / 2]]);
+            }
+            return Err(e);
+        }
         self.inner.write_new_file(path, parts)
     }
 
@@ -139,12 +179,22 @@ impl<S: Storage> Storage for FaultStorage<S> {
     }
 
     fn remove(&mut self, path: &str) -> Result<(), StorageError> {
-        self.check("remove", path, false)?;
+        if let Err(e) = self.check("remove", path, false) {
+            if self.applies() {
+                let _ = self.inner.remove(path);
+            }
+            return Err(e);
+        }
         self.inner.remove(path)
     }
 
     fn rename(&mut self, from: &str, to: &str) -> Result<(), StorageError> {
-        self.check("rename", from, false)?;
+        if let Err(e) = self.check("rename", from, false) {
+            if self.applies() {
+                let _ = self.inner.rename(from, to);
+            }
+            return Err(e);
+        }
         self.inner.rename(from, to)
     }
 
@@ -166,6 +216,7 @@ mod tests {
             at: 2,
             error: StorageError::NoSpace,
             sticky: true,
+            applied: false,
         });
         fs.create_dir("a").unwrap();
         assert_eq!(fs.create_dir("b"), Err(StorageError::NoSpace));
@@ -179,5 +230,18 @@ mod tests {
         assert_eq!(fs.injected(), 2);
         fs.disarm();
         fs.create_dir("b").unwrap();
+        // An error after the fact: the write happened, half of it.
+        fs.arm(Fault {
+            applied: true,
+            ..Fault::once(1, StorageError::NoSpace)
+        });
+        assert_eq!(
+            fs.write_new_file("b/f", &[b"abcd"]),
+            Err(StorageError::NoSpace)
+        );
+        assert_eq!(
+            fs.inner().nodes().get("b/f"),
+            Some(&snapper_core::storage::MemNode::File(b"ab".to_vec()))
+        );
     }
 }
