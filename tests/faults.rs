@@ -51,12 +51,14 @@ fn changed(n: u64, every: u64, version: u32) -> Vec<(u64, Vec<u8>)> {
         .collect()
 }
 
-/// The faults tried at each operation.
-const FAULTS: [(StorageError, bool); 4] = [
-    (StorageError::Io, false),
-    (StorageError::NoSpace, false),
-    (StorageError::Io, true),
-    (StorageError::NoSpace, true),
+/// The faults tried at each operation: error, for good, after the fact.
+const FAULTS: [(StorageError, bool, bool); 6] = [
+    (StorageError::Io, false, false),
+    (StorageError::NoSpace, false, false),
+    (StorageError::Io, true, false),
+    (StorageError::NoSpace, true, false),
+    (StorageError::Io, false, true),
+    (StorageError::NoSpace, false, true),
 ];
 
 /// The disk after `setup`, and the content of its generations.
@@ -90,11 +92,7 @@ fn fault_sweep(name: &str, config: Config, setup: &[Step], steps: &[Step]) {
         let platform = SimPlatform::at(clock);
         let mut snapper =
             Snapper::open(FaultStorage::new(disk.clone()), platform.clone(), config).unwrap();
-        snapper.storage_mut().arm(Fault {
-            at: u64::MAX,
-            error: StorageError::Io,
-            sticky: false,
-        });
+        snapper.storage_mut().arm(Fault::never());
         let mut run = Run::default();
         run_steps(&mut snapper, &platform, steps, &mut run, |_| false);
         assert!(
@@ -112,12 +110,18 @@ fn fault_sweep(name: &str, config: Config, setup: &[Step], steps: &[Step]) {
     };
     let mut figures = Figures::default();
     for at in 1..=total {
-        for (error, sticky) in FAULTS {
+        for (error, sticky, applied) in FAULTS {
             for restart in [false, true] {
-                let fault = Fault { at, error, sticky };
+                let fault = Fault {
+                    at,
+                    error,
+                    sticky,
+                    applied,
+                };
                 let label = format!(
-                    "{name}: {error} at op {at}/{total}{}{}",
+                    "{name}: {error} at op {at}/{total}{}{}{}",
                     if sticky { " for good" } else { "" },
+                    if applied { " after the fact" } else { "" },
                     if restart { ", restart" } else { ", abort" }
                 );
                 figures.runs += 1;
@@ -448,11 +452,7 @@ fn a_failed_deletion_in_an_earlier_purged_directory_is_retried_at_the_next_init(
             config(),
         )
         .unwrap();
-        snapper.storage_mut().arm(Fault {
-            at: u64::MAX,
-            error: StorageError::Io,
-            sticky: false,
-        });
+        snapper.storage_mut().arm(Fault::never());
         snapper.purge(None).unwrap();
         snapper.purge(None).unwrap();
         snapper.storage().trace().to_vec()
@@ -472,11 +472,9 @@ fn a_failed_deletion_in_an_earlier_purged_directory_is_retried_at_the_next_init(
         let platform = SimPlatform::at(clock);
         let mut snapper =
             Snapper::open(FaultStorage::new(disk.clone()), platform.clone(), config()).unwrap();
-        snapper.storage_mut().arm(Fault {
-            at: at as u64 + 1,
-            error: StorageError::Io,
-            sticky: false,
-        });
+        snapper
+            .storage_mut()
+            .arm(Fault::once(at as u64 + 1, StorageError::Io));
         snapper.purge(None).unwrap();
         assert_eq!(
             snapper.purge(None),
@@ -508,11 +506,7 @@ fn faults_while_starting_lose_nothing() {
     let (disk, content, clock) = prepare(config(), &three_generations());
     let total = {
         let mut storage = FaultStorage::new(disk.clone());
-        storage.arm(Fault {
-            at: u64::MAX,
-            error: StorageError::Io,
-            sticky: false,
-        });
+        storage.arm(Fault::never());
         let snapper = Snapper::open(storage, SimPlatform::at(clock), config()).unwrap();
         snapper.storage().ops()
     };
@@ -520,7 +514,7 @@ fn faults_while_starting_lose_nothing() {
     let mut runs = 0;
     let mut injected = 0;
     for at in 1..=total {
-        for (error, sticky) in FAULTS {
+        for (error, sticky, applied) in FAULTS {
             for integrity in [true, false] {
                 runs += 1;
                 let config = Config {
@@ -530,7 +524,12 @@ fn faults_while_starting_lose_nothing() {
                 };
                 let label = format!("{error} at start op {at}/{total}, integrity={integrity}");
                 let mut storage = FaultStorage::new(disk.clone());
-                storage.arm(Fault { at, error, sticky });
+                storage.arm(Fault {
+                    at,
+                    error,
+                    sticky,
+                    applied,
+                });
                 let platform = SimPlatform::at(clock);
                 let opened = catch_unwind(AssertUnwindSafe(|| {
                     Snapper::open(storage, platform.clone(), config)

@@ -159,6 +159,10 @@ struct Creation {
     /// order, so a directory once left is never needed again.
     open_dirs: Vec<String>,
     stats: SnapshotStats,
+    /// A write failed: it may still have left a file or directory (an
+    /// error can come after part of the work), so the directory is swept
+    /// once the generation is committed.
+    failed_writes: bool,
 }
 
 enum Phase {
@@ -580,6 +584,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             entries: Vec::new(),
             open_dirs: Vec::new(),
             stats: SnapshotStats::default(),
+            failed_writes: false,
         });
         Ok(outcome)
     }
@@ -677,6 +682,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             match self.storage.create_dir(dir) {
                 Ok(()) | Err(StorageError::AlreadyExists) => {}
                 Err(e) => {
+                    creation.failed_writes = true;
                     log!(
                         self,
                         Level::Error,
@@ -690,6 +696,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         let header = SnapshotHeader::for_payload(id, payload, digest).emit();
         let path = layout::file_path(creation.name.as_str(), creation.fanout, number);
         if let Err(e) = self.storage.write_new_file(&path, &[&header, payload]) {
+            creation.failed_writes = true;
             log!(
                 self,
                 Level::Error,
@@ -800,7 +807,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
                 fanout: Some(creation.fanout),
                 file_count: Some(creation.file_count),
                 objects: u32::try_from(creation.entries.len()).unwrap_or(u32::MAX),
-                needs_sweep: false,
+                needs_sweep: creation.failed_writes,
                 unreadable: false,
             },
         );
@@ -1183,8 +1190,23 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             _ => Vec::new(),
         };
         let archive = layout::in_generation(record.name.as_str(), ARCHIVE);
-        match self.storage.remove(&archive) {
-            Ok(()) | Err(StorageError::NotFound) => {}
+        let removed = match self.storage.remove(&archive) {
+            Ok(()) | Err(StorageError::NotFound) => Ok(()),
+            // An error may come after the removal took effect; then the
+            // purge has happened and goes on.
+            Err(e) if self.storage.file_size(&archive) == Err(StorageError::NotFound) => {
+                log!(
+                    self,
+                    Level::Warning,
+                    "purge of '{}': removing its archive answered {e}, but it is gone",
+                    record.name
+                );
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
+        match removed {
+            Ok(()) => {}
             Err(e) => {
                 log!(
                     self,
