@@ -297,3 +297,14 @@ fn salvage_rescues_what_a_generation_with_a_damaged_archive_wrote() {
     assert_eq!(written, own.len() - 1);
     assert_eq!(fs::read_dir(&out).expect("out").count(), own.len() - 1);
 }
+
+#[test]
+fn a_file_grown_past_its_header_is_found() {
+    let (_tmp, root) = fresh();
+    let older = copies(&root, "1", STEADY);
+    let path = root.join(&older[0]);
+    let mut bytes = fs::read(&path).expect("read");
+    bytes.extend_from_slice(b"tail");
+    fs::write(&path, bytes).expect("write");
+    check_lost_in_first_two(&root, "longer than its header says");
+}
