@@ -628,6 +628,16 @@ fn recover(disk: MemStorage, expect: &Expect<'_>, violations: &mut Vec<String>) 
         match expect.content.get(generation) {
             None => violations.push(format!("generation {name} valid but never committed")),
             Some(content) => {
+                let listed = gens
+                    .iter()
+                    .find(|g| g.generation == *generation)
+                    .map_or(0, |g| g.objects as usize);
+                if listed != content.len() {
+                    violations.push(format!(
+                        "generation {name} holds {listed} objects, committed with {}",
+                        content.len()
+                    ));
+                }
                 if let Err(e) = restore_matches(&mut snapper, name, content) {
                     violations.push(e);
                 }
