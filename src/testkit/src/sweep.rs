@@ -397,10 +397,25 @@ fn sweep_from(
         run_steps(&mut snapper, &platform, &workload.steps, &mut run, |_| {
             false
         });
-        if run.ok.contains(&false) || !run.panics.is_empty() {
+        // Refusals a workload may provoke on purpose (a purge below the
+        // floor, a commit with nothing in it) are fine; a failure of the
+        // storage or the data, or a call in the wrong state, is not.
+        let failed = run.results.iter().any(|r| {
+            matches!(
+                r,
+                Err(Error::StorageFailed
+                    | Error::InitFailed
+                    | Error::IntegrityFailed
+                    | Error::RestoreFailed
+                    | Error::LoadGenFailed
+                    | Error::InvalidVersion
+                    | Error::InvalidState)
+            )
+        });
+        if failed || !run.panics.is_empty() {
             figures.violations.push(format!(
                 "{}: the workload fails without a crash: {:?} {:?}",
-                workload.name, run.ok, run.panics
+                workload.name, run.results, run.panics
             ));
             return figures;
         }
