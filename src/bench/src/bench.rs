@@ -211,6 +211,8 @@ pub struct Report {
     pub repeat: usize,
     /// The options, for the header.
     pub options: String,
+    /// Load averages at the start and at the end of the run.
+    pub load: (String, String),
 }
 
 /// Runs every workload `repeat` times in a fresh directory under
@@ -225,6 +227,7 @@ pub fn run(options: &Options) -> Result<Report, String> {
         .join(format!("run-{stamp}-{}", std::process::id()));
     fs::create_dir(&run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
     let machine = sys::machine(&run_dir);
+    let load_at_start = sys::load_average();
 
     let rsync = sys::rsync_version();
     let peer_on = options.peer && rsync.is_ok();
@@ -294,6 +297,7 @@ pub fn run(options: &Options) -> Result<Report, String> {
         caches,
         peer,
         repeat: options.repeat.max(1),
+        load: (load_at_start, sys::load_average()),
         options: format!(
             "PhantomOS {} x {} B; Pages {} x {} B; Retention {} generations, max_snapshots={}; median of {} run(s)",
             options.phantom.0,

@@ -142,6 +142,11 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(out, "| peer | {} |", report.peer);
     let _ = writeln!(out, "| sizes | {} |", report.options);
     let _ = writeln!(out, "| caches | {} |", report.caches);
+    let _ = writeln!(
+        out,
+        "| load average (1, 5, 15 min) | {} at the start, {} at the end |",
+        report.load.0, report.load.1
+    );
 
     let _ = writeln!(out, "\n### Time\n");
     let _ = writeln!(

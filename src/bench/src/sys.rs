@@ -68,6 +68,15 @@ pub fn drop_caches() -> Result<(), String> {
         .map_err(|e| format!("cannot write /proc/sys/vm/drop_caches: {e}"))
 }
 
+/// The 1-, 5- and 15-minute load averages, as /proc/loadavg gives them:
+/// on a shared machine they say how much the times can be trusted.
+pub fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|t| t.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// A field of /proc/self/status given in kB (VmRSS, VmHWM), in bytes.
 pub fn vm_status(field: &str) -> Option<u64> {
     let text = fs::read_to_string("/proc/self/status").ok()?;
