@@ -288,6 +288,27 @@ namespace {
 		}
 	}
 
+	/*
+	 * Wait until the file-system server has processed every packet this
+	 * component submitted so far, without a sync (which would flush
+	 * lwext4's cache). The 'fs' plugin's writes are asynchronous packets,
+	 * while 'close', 'rename' and 'unlink' are RPCs that can overtake them:
+	 * a handle closed before its WRITE packets were processed loses the
+	 * data. The server handles a session's packets in order, so the
+	 * acknowledgement of one small read of the root directory implies that
+	 * all earlier writes are done.
+	 */
+	sg_status _barrier()
+	{
+		Genode::Vfs::Vfs_handle *root = _main()._root_dir;
+		if (!root)
+			return SG_ERR_UNAVAILABLE;
+
+		Genode::Vfs::Directory_service::Dirent dirent { };
+		sg_size_t got = 0;
+		return _read_some(*root, 0, (sg_u8 *)&dirent, sizeof(dirent), got);
+	}
+
 	template <typename FN>
 	sg_status _guarded(FN const &fn)
 	{
@@ -456,7 +477,8 @@ extern "C" sg_status sg_vfs_write_new(char const *p, sg_size_t p_len,
 			if (s != SG_OK)
 				return s;
 		}
-		return SG_OK;
+		/* before the guard closes the handle */
+		return _barrier();
 	});
 }
 
