@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use snapper_core::{
-    Config, Error, Generation, GenerationStatus, MemStorage, ObjectId, Snapper, Storage,
+    Config, Error, Generation, GenerationStatus, MemStorage, ObjectId, Snapper, State, Storage,
 };
 
 use crate::crash::CrashStorage;
@@ -230,6 +230,9 @@ pub fn run_steps<S: Storage>(
                     run.committed.insert(newest);
                 }
             }
+            // A failed commit leaves the generation open: later takes
+            // (after an init refused for that reason) go into it.
+            (Step::Commit, Err(_)) if snapper.state() == State::Creation => {}
             (Step::Commit | Step::Abort, _) => pending = None,
             _ => {}
         }
@@ -808,5 +811,106 @@ pub fn check_clean(disk: &MemStorage, when: &str, violations: &mut Vec<String>) 
     }
     if files(disk).iter().any(|f| f.ends_with("/archive.tmp")) {
         violations.push(format!("{when}: an archive.tmp remains"));
+    }
+}
+
+const RANDOM_T0: u64 = 1_795_545_149;
+
+/// The content of object `id` at `version`, `len` bytes.
+pub fn random_payload(id: u64, version: u32, len: usize) -> Vec<u8> {
+    crate::rng::Rng::new(id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(version)).bytes(len)
+}
+
+/// A random config within the limits the engine accepts.
+pub fn random_config(rng: &mut crate::rng::Rng) -> Config {
+    let max_snapshots = [0, 0, 2, 3, 4][rng.index(5)];
+    let min_snapshots = rng.below(3) as u32;
+    Config {
+        threshold: 2 + rng.below(3) as u32,
+        redundancy: rng.below(4) as u32,
+        max_snapshots,
+        min_snapshots: if max_snapshots == 0 {
+            min_snapshots
+        } else {
+            min_snapshots.min(max_snapshots)
+        },
+        expiration: [0, 0, 100][rng.index(3)],
+        integrity: rng.chance(1, 2),
+        ..Config::default()
+    }
+}
+
+/// A random snapshot: each known object kept, changed or dropped, some new
+/// ones, sometimes an id taken twice; committed, or aborted.
+fn random_snapshot(
+    rng: &mut crate::rng::Rng,
+    objects: &mut BTreeMap<u64, u32>,
+    round: u32,
+) -> Vec<Step> {
+    let mut steps = vec![Step::Init];
+    let ids: Vec<u64> = objects.keys().copied().collect();
+    for id in ids {
+        match rng.below(6) {
+            0 => {
+                objects.remove(&id);
+            }
+            1 | 2 => {
+                objects.insert(id, round);
+            }
+            _ => {}
+        }
+    }
+    for _ in 0..rng.below(3) {
+        objects.insert(rng.below(12), round);
+    }
+    for (id, version) in objects.iter() {
+        if rng.chance(1, 8) {
+            steps.push(Step::Take(*id, b"replaced by the next take".to_vec()));
+        }
+        let len = [0, 3, 40, 200][(id + u64::from(*version)) as usize % 4];
+        steps.push(Step::Take(*id, random_payload(*id, *version, len)));
+    }
+    steps.push(if rng.chance(1, 8) {
+        Step::Abort
+    } else {
+        Step::Commit
+    });
+    steps
+}
+
+/// A seeded random workload: a first snapshot (setup), then four rounds
+/// of a clock step and one of: a random snapshot (each object kept,
+/// changed or dropped, new ones, an id sometimes taken twice; committed or
+/// aborted), a purge of the oldest or newest, purge_expired, purge_zombies
+/// or a restore.
+pub fn random_workload(seed: u64) -> Workload {
+    let mut rng = crate::rng::Rng::new(seed);
+    let config = random_config(&mut rng);
+    let mut objects: BTreeMap<u64, u32> = (0..1 + rng.below(5)).map(|id| (id, 0)).collect();
+    let first: Vec<(u64, Vec<u8>)> = objects
+        .keys()
+        .map(|id| (*id, random_payload(*id, 0, 10 + *id as usize)))
+        .collect();
+    let setup = snapshot(&first);
+    let mut steps = Vec::new();
+    let mut clock = RANDOM_T0;
+    for round in 1..=4 {
+        clock += [0, 1, 30, 120][rng.index(4)];
+        steps.push(Step::Clock(clock));
+        steps.extend(match rng.below(10) {
+            0 => vec![Step::Purge(None)],
+            1 => vec![Step::PurgeNewest],
+            2 => vec![Step::PurgeExpired],
+            3 => vec![Step::PurgeZombies],
+            4 => vec![Step::OpenClose],
+            _ => random_snapshot(&mut rng, &mut objects, round),
+        });
+    }
+    Workload {
+        name: "random",
+        config,
+        start: RANDOM_T0,
+        setup,
+        steps,
     }
 }
