@@ -784,6 +784,9 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             .and_then(|()| self.storage.rename(&tmp, &archive));
         if let Err(e) = staged {
             let _ = self.storage.remove(&tmp);
+            // The files of repeated ids found above are no longer in the
+            // entries; whatever commits this generation later must sweep it.
+            creation.failed_writes = true;
             log!(
                 self,
                 Level::Error,
