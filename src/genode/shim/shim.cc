@@ -147,6 +147,14 @@ struct Snapper::Main
 	Constructible<Attached_rom_dataspace> _config { };
 	Constructible<Vfs::Simple_env>        _vfs    { };
 	Vfs::Vfs_handle                      *_root_dir = nullptr;
+
+	/*
+	 * Handles of files just written, closed in batches after one barrier
+	 * (see '_barrier') instead of one round trip per file
+	 */
+	enum { MAX_PENDING = 32 };
+	Vfs::Vfs_handle *_pending[MAX_PENDING] { };
+	unsigned         _num_pending = 0;
 	Constructible<Rtc::Connection>        _rtc    { };
 	Constructible<Timer::Connection>      _timer  { };
 	Constructible<Root>                   _root   { };
@@ -309,6 +317,22 @@ namespace {
 		return _read_some(*root, 0, (sg_u8 *)&dirent, sizeof(dirent), got);
 	}
 
+	/* close the handles of files written since the last flush */
+	sg_status _flush_pending()
+	{
+		Snapper::Main &main = _main();
+		if (main._num_pending == 0)
+			return SG_OK;
+
+		sg_status const s = _barrier();
+		for (unsigned i = 0; i < main._num_pending; i++) {
+			main._pending[i]->close();
+			main._pending[i] = nullptr;
+		}
+		main._num_pending = 0;
+		return s;
+	}
+
 	template <typename FN>
 	sg_status _guarded(FN const &fn)
 	{
@@ -466,19 +490,24 @@ extern "C" sg_status sg_vfs_write_new(char const *p, sg_size_t p_len,
 		if (!handle)
 			return SG_ERR_IO;
 
-		Genode::Vfs::Vfs_handle::Guard guard(handle);
-
 		/*
 		 * Deliberately no sync here: a snapshot of N objects must cost a
-		 * few flushes of the lwext4 cache, not N ('sg_vfs_sync').
+		 * few flushes of the lwext4 cache, not N ('sg_vfs_sync'). The
+		 * handle stays open until the next flush of pending handles, which
+		 * every other VFS call but 'create_dir' does first.
 		 */
-		for (sg_size_t i = 0; i < num_parts; i++) {
-			sg_status const s = _write_all(*handle, parts[i].ptr, parts[i].len);
-			if (s != SG_OK)
-				return s;
+		Snapper::Main &main = _main();
+		main._pending[main._num_pending++] = handle;
+
+		sg_status written = SG_OK;
+		for (sg_size_t i = 0; i < num_parts && written == SG_OK; i++)
+			written = _write_all(*handle, parts[i].ptr, parts[i].len);
+
+		if (written != SG_OK || main._num_pending == Snapper::Main::MAX_PENDING) {
+			sg_status const flushed = _flush_pending();
+			return written != SG_OK ? written : flushed;
 		}
-		/* before the guard closes the handle */
-		return _barrier();
+		return SG_OK;
 	});
 }
 
@@ -492,17 +521,21 @@ extern "C" sg_status sg_vfs_read_at(char const *p, sg_size_t p_len, sg_u64 offse
 		Vfs_path const path = _path(p, p_len);
 		if (!_valid(path)) return SG_ERR_INVALID;
 
-		using D = Genode::Vfs::Directory_service;
-		Genode::Vfs::Directory_service::Stat st { };
-		sg_status const s = _stat(path.string(), st);
-		if (s != SG_OK) return s;
-		if (!_is_file(st)) return SG_ERR_WRONG_KIND;
+		sg_status const flushed = _flush_pending();
+		if (flushed != SG_OK) return flushed;
 
+		using D = Genode::Vfs::Directory_service;
 		Genode::Vfs::Vfs_handle *handle = nullptr;
 		switch (_main().fs().open(path.string(), D::OPEN_MODE_RDONLY, &handle,
 		                          _main()._heap)) {
-		case D::OPEN_OK:               break;
-		case D::OPEN_ERR_UNACCESSIBLE: return SG_ERR_NOT_FOUND;
+		case D::OPEN_OK: break;
+		case D::OPEN_ERR_UNACCESSIBLE: {
+			/* only now ask why, to keep the common case at one RPC */
+			Genode::Vfs::Directory_service::Stat st { };
+			sg_status const s = _stat(path.string(), st);
+			if (s != SG_OK) return s;
+			return _is_file(st) ? SG_ERR_IO : SG_ERR_WRONG_KIND;
+		}
 		case D::OPEN_ERR_OUT_OF_RAM:
 		case D::OPEN_ERR_OUT_OF_CAPS:  return SG_ERR_NO_MEMORY;
 		default:                       return SG_ERR_IO;
@@ -532,6 +565,7 @@ extern "C" sg_status sg_vfs_file_size(char const *p, sg_size_t p_len, sg_u64 *ou
 	return _guarded([&] {
 		*out_size = 0;
 		if (!_vfs_ready()) return SG_ERR_UNAVAILABLE;
+		if (sg_status const flushed = _flush_pending(); flushed != SG_OK) return flushed;
 		Vfs_path const path = _path(p, p_len);
 		if (!_valid(path)) return SG_ERR_INVALID;
 
@@ -550,6 +584,7 @@ extern "C" sg_status sg_vfs_list_dir(char const *p, sg_size_t p_len,
 {
 	return _guarded([&] {
 		if (!_vfs_ready()) return SG_ERR_UNAVAILABLE;
+		if (sg_status const flushed = _flush_pending(); flushed != SG_OK) return flushed;
 		/* "" is the root itself */
 		Vfs_path const path = p_len ? _path(p, p_len) : Vfs_path("/");
 		if (p_len && !_valid(path)) return SG_ERR_INVALID;
@@ -603,6 +638,7 @@ extern "C" sg_status sg_vfs_remove(char const *p, sg_size_t p_len)
 	return _guarded([&] {
 		if (!_vfs_ready()) return SG_ERR_UNAVAILABLE;
 		Vfs_path const path = _path(p, p_len);
+		if (sg_status const flushed = _flush_pending(); flushed != SG_OK) return flushed;
 		if (!_valid(path)) return SG_ERR_INVALID;
 
 		using D = Genode::Vfs::Directory_service;
@@ -623,6 +659,7 @@ extern "C" sg_status sg_vfs_rename(char const *f, sg_size_t f_len,
 	return _guarded([&] {
 		if (!_vfs_ready()) return SG_ERR_UNAVAILABLE;
 		Vfs_path const from = _path(f, f_len);
+		if (sg_status const flushed = _flush_pending(); flushed != SG_OK) return flushed;
 		Vfs_path const to   = _path(t, t_len);
 		if (!_valid(from) || !_valid(to)) return SG_ERR_INVALID;
 
@@ -651,6 +688,7 @@ extern "C" sg_status sg_vfs_sync(void)
 	return _guarded([&] {
 		if (!_vfs_ready() || !_main()._root_dir) return SG_ERR_UNAVAILABLE;
 
+		if (sg_status const flushed = _flush_pending(); flushed != SG_OK) return flushed;
 		/*
 		 * A sync through any handle makes lwext4 flush its whole cache, and
 		 * the fs plugin forwards a directory sync to the server, so one sync

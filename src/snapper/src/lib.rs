@@ -134,6 +134,36 @@ impl Storage for VfsStorage {
     fn sync(&mut self) -> Result<(), StorageError> {
         self.vfs.sync().map_err(storage_error)
     }
+
+    /// Reads first and asks for the size only if the file turns out large:
+    /// through the `fs` plugin a stat is one more round trip to the server
+    /// per restored object.
+    fn read_file(&mut self, path: &str, limit: u64, out: &mut Vec<u8>) -> Result<(), StorageError> {
+        const FIRST_READ: u64 = 64 * 1024;
+        let path = self.path(path);
+        // one byte over the limit tells "too large" apart from "exactly the limit"
+        let first = limit.saturating_add(1).min(FIRST_READ) as usize;
+        out.clear();
+        out.resize(first, 0);
+        let got = self.vfs.read_at(&path, 0, out).map_err(storage_error)?;
+        if got < first {
+            out.truncate(got);
+            return Ok(());
+        }
+        let size = self.vfs.file_size(&path).map_err(storage_error)?;
+        if size > limit {
+            return Err(StorageError::Io);
+        }
+        let size = usize::try_from(size).map_err(|_| StorageError::Io)?;
+        out.resize(size.max(got), 0);
+        let rest = out.get_mut(got..).unwrap_or_default();
+        let more = self
+            .vfs
+            .read_at(&path, got as u64, rest)
+            .map_err(storage_error)?;
+        out.truncate(got + more);
+        Ok(())
+    }
 }
 
 /// [`Platform`] on Genode: the RTC session and the LOG.
@@ -446,6 +476,39 @@ mod tests {
         server.session_closed(b);
         assert_eq!(server.snapper().state(), State::Dormant);
         assert_eq!(server.purge(a, None), Reply::Ok);
+    }
+
+    #[test]
+    fn read_file_reads_small_and_large_files_and_enforces_the_limit() {
+        let dir =
+            std::env::temp_dir().join(std::format!("snapper-vfsstorage-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        snapper_genode::host::install("<config/>", &dir);
+        let mut storage = VfsStorage::new(Vfs::init().unwrap(), "r").unwrap();
+        let big: std::vec::Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+        storage.write_new_file("small", &[b"abc"]).unwrap();
+        storage.write_new_file("big", &[&big]).unwrap();
+        let mut out = std::vec::Vec::new();
+        storage.read_file("small", 3, &mut out).unwrap();
+        assert_eq!(out, b"abc");
+        assert_eq!(
+            storage.read_file("small", 2, &mut out),
+            Err(StorageError::Io)
+        );
+        storage.read_file("big", 200_000, &mut out).unwrap();
+        assert_eq!(out, big);
+        assert_eq!(
+            storage.read_file("big", 199_999, &mut out),
+            Err(StorageError::Io)
+        );
+        assert_eq!(
+            storage.read_file("missing", 10, &mut out),
+            Err(StorageError::NotFound)
+        );
+        storage.write_new_file("empty", &[]).unwrap();
+        storage.read_file("empty", 0, &mut out).unwrap();
+        assert!(out.is_empty());
     }
 
     #[test]
