@@ -826,7 +826,8 @@ pub fn random_config(rng: &mut crate::rng::Rng) -> Config {
     let max_snapshots = [0, 0, 2, 3, 4][rng.index(5)];
     let min_snapshots = rng.below(3) as u32;
     Config {
-        threshold: 2 + rng.below(3) as u32,
+        threshold: [2, 3, 4, 100][rng.index(4)],
+        verbose: rng.chance(1, 4),
         redundancy: rng.below(4) as u32,
         max_snapshots,
         min_snapshots: if max_snapshots == 0 {
