@@ -74,7 +74,7 @@ set +x
 
 for c in snapper snappertests; do
 	bin=$build/install/bin/$c
-	needed=$(readelf -d "$bin" | awk '/NEEDED/ {print $NF}' | tr -d '[]' | tr '\n' ' ')
+	needed=$(readelf -d "$bin" | grep NEEDED | sed 's/.*\[\(.*\)\].*/\1/' | tr '\n' ' ')
 	undefined=$(nm -D --undefined-only "$bin" | wc -l)
 	echo "link_check.sh: $c linked: $(stat -c %s "$bin") bytes, needs: $needed($undefined symbols, all from those)"
 done
