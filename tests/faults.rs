@@ -598,8 +598,25 @@ fn faults_while_starting_lose_nothing() {
                     Ok(Ok(snapper)) => snapper,
                 };
                 injected += snapper.storage().injected();
-                // The client goes on while the disk recovers.
+                // The client goes on while the disk recovers: the newest
+                // generation opens and restores (its archive is read again
+                // if the start could not read it).
                 snapper.storage_mut().disarm();
+                if let Some((_, newest)) = content.iter().next_back() {
+                    let latest = snapper
+                        .open_generation(None)
+                        .map_err(|e| e.to_string())
+                        .and_then(|()| {
+                            let name = snapper.open_generation_name().unwrap_or("").to_string();
+                            snapper.close_generation().map_err(|e| e.to_string())?;
+                            restore_matches(&mut snapper, &name, newest)
+                        });
+                    if let Err(e) = latest {
+                        violations.push(format!(
+                            "{label}: the newest generation after the fault: {e}"
+                        ));
+                    }
+                }
                 let _ = snapper.purge_zombies();
                 let _ = catch_unwind(AssertUnwindSafe(|| {
                     let _ = snapper.init_snapshot();

@@ -877,6 +877,9 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         if !matches!(self.phase, Phase::Dormant) {
             return Err(self.wrong_state("open_generation"));
         }
+        // An archive the start could not read (a transient I/O error) may
+        // read now; else the latest generation would stay out of reach.
+        self.reread_unreadable();
         let target = match name.filter(|n| !n.is_empty()) {
             None => self.latest_for_restore()?,
             Some(text) => {
