@@ -414,6 +414,9 @@ fn workloads(options: &Options) -> Vec<WorkloadSpec> {
     ]
 }
 
+/// Tries of each warm restore measurement; the best counts.
+const WARM_TRIES: usize = 3;
+
 struct Bench {
     peer_on: bool,
     cold: bool,
@@ -685,22 +688,31 @@ impl Bench {
             };
             row.disk_after = run.disk.bytes;
 
+            // A warm restore changes nothing, so it can be repeated: each of
+            // Snapper, the read floor and the peer gets the best of
+            // WARM_TRIES, which filters out the other tenants' noise alike.
+            // A cold one is measured once (each try needs a cache drop).
+            let tries = if cold { 1 } else { WARM_TRIES };
             run.arena.clear();
-            self.prepare_read(run, cold)?;
-            let snapper = &mut run.snapper;
-            let arena = &mut run.arena;
-            let ((), seconds) = timed(|| {
-                snapper
-                    .open_generation(None)
-                    .map_err(err("open_generation"))?;
-                for index in 0..arena.len() {
+            let mut best = f64::MAX;
+            for _ in 0..tries {
+                self.prepare_read(run, cold)?;
+                let snapper = &mut run.snapper;
+                let arena = &mut run.arena;
+                let ((), seconds) = timed(|| {
                     snapper
-                        .restore(ObjectId(index as u64), arena.object_mut(index))
-                        .map_err(err(format_args!("restore {index}")))?;
-                }
-                snapper.close_generation().map_err(err("close_generation"))
-            })?;
-            row.times.snapper = seconds;
+                        .open_generation(None)
+                        .map_err(err("open_generation"))?;
+                    for index in 0..arena.len() {
+                        snapper
+                            .restore(ObjectId(index as u64), arena.object_mut(index))
+                            .map_err(err(format_args!("restore {index}")))?;
+                    }
+                    snapper.close_generation().map_err(err("close_generation"))
+                })?;
+                best = best.min(seconds);
+            }
+            row.times.snapper = best;
             if run.arena.digests() != expected {
                 return Err(format!(
                     "{} {}: restored content differs",
@@ -709,16 +721,24 @@ impl Bench {
             }
 
             // The first step's floor files hold one payload per object.
-            self.prepare_read(run, cold)?;
             let first = run.floor.join("g0");
-            let ((), read) = timed(|| read_back(&first, &mut run.arena))?;
-            row.times.read = Some(read);
+            let mut best = f64::MAX;
+            for _ in 0..tries {
+                self.prepare_read(run, cold)?;
+                let ((), read) = timed(|| read_back(&first, &mut run.arena))?;
+                best = best.min(read);
+            }
+            row.times.read = Some(best);
 
             if let Some(latest) = run.peer_generations.back().cloned() {
                 row.peer_disk_after = Some(sys::disk_usage(&run.snaps).map_err(err("du"))?.bytes);
-                self.prepare_read(run, cold)?;
-                let ((), seconds) = timed(|| read_back(&latest, &mut run.arena))?;
-                row.times.peer = Some(seconds);
+                let mut best = f64::MAX;
+                for _ in 0..tries {
+                    self.prepare_read(run, cold)?;
+                    let ((), seconds) = timed(|| read_back(&latest, &mut run.arena))?;
+                    best = best.min(seconds);
+                }
+                row.times.peer = Some(best);
             }
             run.arena.refill_all();
             rows.push(row);
