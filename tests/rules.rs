@@ -588,3 +588,60 @@ fn a_later_duplicate_id_wins_and_its_predecessor_file_is_deleted() {
         referenced_files(storage)
     );
 }
+
+/// A damaged archive kept for repair (integrity=yes) keeps the files it
+/// may use, in older generations too; once repaired, its generation restores.
+#[test]
+fn integrity_yes_keeps_what_a_damaged_archive_may_use_until_repaired() {
+    let strict = Config {
+        redundancy: 0,
+        ..config()
+    };
+    let (mut snapper, _) = open(MemStorage::new(), strict);
+    for _ in 0..3 {
+        snapshot(&mut snapper, &[0, 0, 0], 32);
+    }
+    snapper.purge(None).unwrap();
+    let names = valid_names(&snapper);
+    let newest_archive = format!("{}/archive", names[1]);
+    let intact = snapper
+        .storage()
+        .nodes()
+        .get(&newest_archive)
+        .cloned()
+        .unwrap();
+    damage_latest_archive(&mut snapper);
+    let (mut snapper, platform) = open(snapper.into_storage(), strict);
+    // Only the damaged generation still uses generation 1's files now.
+    snapper.purge(Some(&names[0])).unwrap();
+    assert!(platform.logged(Level::Warning, "a damaged archive may use them"));
+    assert_eq!(snapper.purge_zombies(), Err(Error::IntegrityFailed));
+    snapper.init_snapshot().unwrap();
+    snapper.abort();
+    // Repair: the archive comes back from a backup.
+    let mut storage = snapper.into_storage();
+    storage.nodes_mut().insert(newest_archive, intact);
+    let (mut snapper, _) = open(storage, strict);
+    restore_all(&mut snapper, Some(&names[1]), &[0, 0, 0], 32);
+
+    // With integrity=no the same files go as garbage.
+    let lax = Config {
+        integrity: false,
+        ..strict
+    };
+    let (mut snapper, _) = open(MemStorage::new(), lax);
+    for _ in 0..3 {
+        snapshot(&mut snapper, &[0, 0, 0], 32);
+    }
+    snapper.purge(None).unwrap();
+    let names = valid_names(&snapper);
+    damage_latest_archive(&mut snapper);
+    let (mut snapper, _) = open(snapper.into_storage(), lax);
+    snapper.purge(Some(&names[0])).unwrap();
+    snapper.purge_zombies().unwrap();
+    assert!(
+        files(snapper.storage()).is_empty(),
+        "{:?}",
+        files(snapper.storage())
+    );
+}

@@ -1305,7 +1305,14 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         let mut deleted = 0;
         let mut complete = true;
         let mut dirs: BTreeSet<String> = also_dirs.iter().cloned().collect();
+        let horizon = self.damage_horizon();
+        let mut held = 0u64;
         for link in doomed {
+            if horizon.is_some_and(|newest_damaged| link.generation <= newest_damaged) {
+                held += 1;
+                self.mark_for_sweep(link.generation);
+                continue;
+            }
             let Some((name, fanout)) = self
                 .gens
                 .get(&link.generation)
@@ -1327,6 +1334,13 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             }
             dirs.insert(name.as_str().into());
             dirs.extend(layout::file_dirs(name.as_str(), fanout, link.file));
+        }
+        if held > 0 {
+            log!(
+                self,
+                Level::Warning,
+                "{held} unreferenced files kept: a damaged archive may use them (integrity=yes)"
+            );
         }
         // Children sort after their parents: remove in reverse order.
         for dir in dirs.iter().rev() {
@@ -1496,6 +1510,22 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         }
     }
 
+    /// With integrity=yes, the newest generation whose archive is damaged.
+    /// Its archive is kept for repair, and once repaired it may reference
+    /// its own files and those of any older generation (backlinks never
+    /// point forward), so no file of those generations is deleted until the
+    /// damage is repaired or that generation is purged by name.
+    fn damage_horizon(&self) -> Option<Generation> {
+        if !self.config.integrity {
+            return None;
+        }
+        self.gens
+            .iter()
+            .rev()
+            .find(|(_, r)| matches!(r.status, GenerationStatus::Damaged(_)))
+            .map(|(g, _)| *g)
+    }
+
     fn sweep_incomplete(&mut self) {
         if !self.reread_unreadable() {
             log!(self, Level::Warning, "incomplete generations not swept: an archive cannot be read, so the files it uses are unknown");
@@ -1531,6 +1561,18 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         let Some(record) = self.gens.get(&generation).cloned() else {
             return Ok(0);
         };
+        if self
+            .damage_horizon()
+            .is_some_and(|newest_damaged| generation <= newest_damaged)
+        {
+            log!(
+                self,
+                Level::Debug,
+                "'{}' not swept: a damaged archive may use its files (integrity=yes)",
+                record.name
+            );
+            return Ok(0);
+        }
         let mut deleted = 0;
         let emptied = self.sweep_dir(
             &record,
