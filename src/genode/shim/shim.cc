@@ -317,6 +317,32 @@ namespace {
 		return _read_some(*root, 0, (sg_u8 *)&dirent, sizeof(dirent), got);
 	}
 
+	/* SG_OK if directory 'path' has no entries but "." and "..", else SG_ERR_NOT_EMPTY */
+	sg_status _check_empty_dir(Vfs_path const &path)
+	{
+		using D = Genode::Vfs::Directory_service;
+		Genode::Vfs::Vfs_handle *handle = nullptr;
+		if (_main().fs().opendir(path.string(), false, &handle, _main()._heap) != D::OPENDIR_OK
+		 || !handle)
+			return SG_ERR_IO;
+
+		Genode::Vfs::Vfs_handle::Guard guard(handle);
+
+		for (sg_u64 i = 0;; i++) {
+			D::Dirent dirent { };
+			sg_size_t got = 0;
+			sg_status const r = _read_some(*handle, i*sizeof(D::Dirent),
+			                               (sg_u8 *)&dirent, sizeof(D::Dirent), got);
+			if (r != SG_OK) return r;
+			if (got < sizeof(D::Dirent) || dirent.type == D::Dirent_type::END)
+				return SG_OK;
+			dirent.sanitize();
+			if (Genode::strcmp(dirent.name.buf, ".") && Genode::strcmp(dirent.name.buf, "..")
+			 && dirent.name.buf[0])
+				return SG_ERR_NOT_EMPTY;
+		}
+	}
+
 	/* close the handles of files written since the last flush */
 	sg_status _flush_pending()
 	{
@@ -640,6 +666,19 @@ extern "C" sg_status sg_vfs_remove(char const *p, sg_size_t p_len)
 		Vfs_path const path = _path(p, p_len);
 		if (sg_status const flushed = _flush_pending(); flushed != SG_OK) return flushed;
 		if (!_valid(path)) return SG_ERR_INVALID;
+
+		/*
+		 * Genode's <ram/> file system unlinks a directory with all its
+		 * content. Snapper relies on "only if empty" to keep files that
+		 * later generations still use, so check first.
+		 */
+		Genode::Vfs::Directory_service::Stat st { };
+		sg_status const found = _stat(path.string(), st);
+		if (found != SG_OK) return found;
+		if (st.type == Genode::Vfs::Node_type::DIRECTORY) {
+			sg_status const empty = _check_empty_dir(path);
+			if (empty != SG_OK) return empty;
+		}
 
 		using D = Genode::Vfs::Directory_service;
 		switch (_main().fs().unlink(path.string())) {

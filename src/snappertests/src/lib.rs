@@ -1,7 +1,10 @@
 //! The seed's Snapper test sequence as a client component: create a
 //! generation of TESTS objects, create an unchanged one, restore and check
-//! every value, purge, purge zombies, purge. One `[PASS]`/`[FAIL]` line per
-//! test and a summary; exit value 0 only if all pass.
+//! every value, purge, purge zombies, purge. Two tests are ours: restoring
+//! again after the first purge and purge_zombies (the remaining generation
+//! uses the purged one's files), and refusing a payload over the buffer.
+//! One `[PASS]`/`[FAIL]` line per test and a summary; exit value 0 only if
+//! all pass.
 //!
 //! TESTS comes from the environment at build time (default 1000); a `tests`
 //! attribute in the component's config overrides it.
@@ -170,6 +173,14 @@ pub fn run(client: &mut Client, tests: u32) -> Outcome {
         "snapshot_purge_zombies",
         t,
         expect("purge_zombies", client.purge_zombies(), &[Reply::Ok]),
+    );
+    let t = timer::elapsed_us();
+    // not in 2.0's sequence: the remaining generation links to the purged
+    // one's files, which neither purge nor purge_zombies may have deleted
+    outcome.record(
+        "recovery_after_purges",
+        t,
+        successful_recovery(client, tests),
     );
     let t = timer::elapsed_us();
     outcome.record(
