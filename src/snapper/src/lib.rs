@@ -139,7 +139,9 @@ impl Storage for VfsStorage {
     /// through the `fs` plugin a stat is one more round trip to the server
     /// per restored object.
     fn read_file(&mut self, path: &str, limit: u64, out: &mut Vec<u8>) -> Result<(), StorageError> {
-        const FIRST_READ: u64 = 64 * 1024;
+        // small enough for the shim to take a short read as the end of the
+        // file (one READ packet), large enough for a 4 KiB page and header
+        const FIRST_READ: u64 = 16 * 1024;
         let path = self.path(path);
         // one byte over the limit tells "too large" apart from "exactly the limit"
         let first = limit.saturating_add(1).min(FIRST_READ) as usize;
