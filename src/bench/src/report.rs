@@ -139,6 +139,7 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(out, "| kernel | {} |", m.kernel);
     let _ = writeln!(out, "| bench directory's file system | {} |", m.file_system);
     let _ = writeln!(out, "| rustc | {} |", m.rustc);
+    let _ = writeln!(out, "| source | {} |", m.source);
     let _ = writeln!(out, "| peer | {} |", report.peer);
     let _ = writeln!(out, "| sizes | {} |", report.options);
     let _ = writeln!(out, "| caches | {} |", report.caches);

@@ -104,6 +104,9 @@ pub struct Machine {
     pub rustc: String,
     /// rsync --version's first line, or why there is no rsync.
     pub rsync: String,
+    /// The commit measured: engine and storage change in parallel work, so
+    /// a table must say which code it timed.
+    pub source: String,
 }
 
 /// Describes this machine; `dir` is where the bench writes.
@@ -139,6 +142,32 @@ pub fn machine(dir: &Path) -> Machine {
         file_system: file_system_of(dir).unwrap_or_else(|| "unknown".into()),
         rustc: env!("SNAPPER_BENCH_RUSTC").into(),
         rsync: rsync_version().unwrap_or_else(|e| e),
+        source: source_commit(),
+    }
+}
+
+/// HEAD's short hash (at run time, from the working directory), and whether
+/// the engine or the host storage had uncommitted changes.
+fn source_commit() -> String {
+    let Some(head) = command_line("git", &["rev-parse", "--short", "HEAD"]) else {
+        return "unknown (not in a git work tree)".into();
+    };
+    let dirty = Command::new("git")
+        .args([
+            "status",
+            "--porcelain",
+            "--",
+            "src/core",
+            "src/host",
+            "src/bench",
+        ])
+        .output()
+        .map(|out| !out.stdout.is_empty())
+        .unwrap_or(false);
+    if dirty {
+        format!("{head} + uncommitted changes in src/core, src/host or src/bench")
+    } else {
+        head
     }
 }
 
