@@ -581,7 +581,8 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             created,
             fanout: self.config.threshold.max(2),
             file_count: 0,
-            entries: Vec::new(),
+            // One allocation of the expected size: no doubling garbage.
+            entries: Vec::with_capacity(self.base.as_ref().map_or(0, |b| b.entries.len())),
             open_dirs: Vec::new(),
             stats: SnapshotStats::default(),
             failed_writes: false,
@@ -1033,29 +1034,23 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
                 continue;
             };
             let path = layout::file_path(&source.name, source.fanout, link.file);
-            let limit = (SNAPSHOT_HEADER_LEN + size) as u64;
-            if let Err(e) = self.storage.read_file(&path, limit, &mut self.scratch) {
-                // read_file answers Io for a file over the limit too; a copy
-                // longer than its object is damage, not an I/O failure.
-                let longer =
-                    e == StorageError::Io && self.storage.file_size(&path).is_ok_and(|s| s > limit);
-                if longer {
-                    log!(
-                        self,
-                        Level::Warning,
-                        "restore: object {id}: copy '{path}' is damaged (longer than recorded)"
-                    );
-                } else {
+            // The archive gives the exact length: no stat, one read, and
+            // one byte more so that a longer (damaged) file shows.
+            let expected = SNAPSHOT_HEADER_LEN + size;
+            self.scratch.resize(expected + 1, 0);
+            match self.storage.read_at(&path, 0, &mut self.scratch) {
+                Ok(count) => self.scratch.truncate(count),
+                Err(e) => {
                     log!(
                         self,
                         Level::Warning,
                         "restore: object {id}: copy '{path}' unreadable ({e})"
                     );
+                    if e != StorageError::NotFound {
+                        io_failures += 1;
+                    }
+                    continue;
                 }
-                if e != StorageError::NotFound && !longer {
-                    io_failures += 1;
-                }
-                continue;
             }
             match SnapshotHeader::verify(&self.scratch) {
                 Ok((header, payload))
