@@ -2,12 +2,10 @@
 //! counts its calls, temporary directories, and the TESTS knob.
 #![allow(dead_code)]
 
-use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 
-use snapper_core::{DirEntry, Level, MemStorage, Platform, Storage, StorageError};
+use snapper_core::{DirEntry, MemStorage, Storage, StorageError};
 
 /// Objects in the seed's test sequence: `TESTS` from the environment, as
 /// the seed's snappertests, default 1000.
@@ -19,36 +17,8 @@ pub fn tests_count() -> u32 {
 }
 
 /// A clock the test sets, and a log the test reads.
-#[derive(Clone, Default)]
-pub struct TestPlatform {
-    pub clock: Rc<Cell<u64>>,
-    pub lines: Rc<RefCell<Vec<(Level, String)>>>,
-}
-
-impl TestPlatform {
-    pub fn at(seconds: u64) -> Self {
-        let platform = TestPlatform::default();
-        platform.clock.set(seconds);
-        platform
-    }
-
-    pub fn logged(&self, level: Level, needle: &str) -> bool {
-        self.lines
-            .borrow()
-            .iter()
-            .any(|(l, text)| *l == level && text.contains(needle))
-    }
-}
-
-impl Platform for TestPlatform {
-    fn now(&mut self) -> u64 {
-        self.clock.get()
-    }
-
-    fn log(&mut self, level: Level, message: std::fmt::Arguments<'_>) {
-        self.lines.borrow_mut().push((level, message.to_string()));
-    }
-}
+#[allow(unused_imports)]
+pub use snapper_testkit::SimPlatform as TestPlatform;
 
 /// Counts every storage call by kind.
 #[derive(Default)]

@@ -193,13 +193,23 @@ impl Config {
     }
 }
 
-/// Just enough XML to read the attributes of one start tag.
-mod xml {
+/// Just enough XML to read the attributes of one start tag; shared with the
+/// host implementation of the Genode config ROM.
+pub mod xml {
     use alloc::string::String;
     use alloc::vec::Vec;
 
     /// Attributes of the first element if it is `<config ...>`.
     pub fn config_attributes(text: &str) -> Option<Vec<(&str, &str)>> {
+        top_element(text)
+            .filter(|(name, _)| *name == "config")
+            .map(|(_, attributes)| attributes)
+    }
+
+    /// Name and raw attribute values of the first element (after an XML
+    /// declaration and comments); `None` for anything malformed, such as a
+    /// repeated attribute or a missing space between two.
+    pub fn top_element(text: &str) -> Option<(&str, Vec<(&str, &str)>)> {
         let mut rest = text.trim_start();
         loop {
             if let Some(after) = rest.strip_prefix("<?") {
@@ -210,14 +220,21 @@ mod xml {
                 break;
             }
         }
-        let mut rest = rest.strip_prefix("<config")?;
+        let rest = rest.strip_prefix('<')?;
+        let name_end = rest
+            .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+            .unwrap_or(rest.len());
+        let (element, mut rest) = rest.split_at(name_end);
+        if element.is_empty() {
+            return None;
+        }
         let mut attributes = Vec::new();
         loop {
             let trimmed = rest.trim_start();
             let had_space = trimmed.len() != rest.len();
             rest = trimmed;
             if rest.starts_with('>') || rest.starts_with("/>") {
-                return Some(attributes);
+                return Some((element, attributes));
             }
             if !had_space {
                 return None;

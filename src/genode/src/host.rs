@@ -183,39 +183,13 @@ pub unsafe extern "C" fn sg_free(ptr: *mut c_void, size: usize) {
 /// The attributes of the first element of `xml` (after an XML declaration
 /// and comments), values raw. `None` if there is no well-formed start tag.
 pub fn top_attributes(xml: &str) -> Option<Vec<(String, String)>> {
-    let mut rest = xml.trim_start();
-    loop {
-        if let Some(after) = rest.strip_prefix("<?") {
-            rest = after.split_once("?>")?.1.trim_start();
-        } else if let Some(after) = rest.strip_prefix("<!--") {
-            rest = after.split_once("-->")?.1.trim_start();
-        } else {
-            break;
-        }
-    }
-    rest = rest.strip_prefix('<')?;
-    let name_end = rest.find(|c: char| c.is_whitespace() || c == '>' || c == '/')?;
-    if name_end == 0 {
-        return None;
-    }
-    rest = &rest[name_end..];
-    let mut out = Vec::new();
-    loop {
-        rest = rest.trim_start();
-        if rest.starts_with('>') || rest.starts_with("/>") {
-            return Some(out);
-        }
-        let (name, after) = rest.split_once('=')?;
-        let name = name.trim();
-        if name.is_empty() || name.contains(char::is_whitespace) {
-            return None;
-        }
-        let after = after.trim_start();
-        let quote = after.chars().next().filter(|q| *q == '"' || *q == '\'')?;
-        let (value, after) = after[1..].split_once(quote)?;
-        out.push((name.to_string(), value.to_string()));
-        rest = after;
-    }
+    let (_, attributes) = snapper_core::config::xml::top_element(xml)?;
+    Some(
+        attributes
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
+    )
 }
 
 /// Host `sg_config_attributes`: the installed config's top-level attributes.
