@@ -34,7 +34,19 @@ pub struct Config {
     pub expiration: u64,
     /// Largest payload in bytes (the size of each session's buffer).
     pub bufsize: u64,
+    /// Most payload bytes per pack file (format 2): a generation's new
+    /// payloads go into files of about this size, written in one piece.
+    /// A payload larger than this gets a pack of its own.
+    pub pack_size: u64,
 }
+
+/// Default pack size: large enough that a pack's per-file cost on lwext4
+/// (about 10 ms) is small against its bytes, small enough to be held in
+/// memory while it fills.
+pub const DEFAULT_PACK_SIZE: u64 = 4 << 20;
+/// Largest pack size: offsets inside a pack are 32-bit on disk, and a pack
+/// is held in memory while it fills.
+pub const MAX_PACK_SIZE: u64 = 1 << 30;
 
 impl Default for Config {
     fn default() -> Self {
@@ -47,6 +59,7 @@ impl Default for Config {
             min_snapshots: 0,
             expiration: 0,
             bufsize: 1024 * 1024,
+            pack_size: DEFAULT_PACK_SIZE,
         }
     }
 }
@@ -187,6 +200,14 @@ impl Config {
                         "a size from 1 to 4G-1, digits with an optional K, M or G",
                     ))?
             }
+            "pack_size" => {
+                self.pack_size = parse_size(value)
+                    .filter(|v| (4096..=MAX_PACK_SIZE).contains(v))
+                    .ok_or(bad(
+                        "pack_size",
+                        "a size from 4K to 1G, digits with an optional K, M or G",
+                    ))?
+            }
             _ => {}
         }
         Ok(())
@@ -316,7 +337,8 @@ mod tests {
         let xml = r#"<?xml version="1.0"?>
             <!-- snapper -->
             <config verbose="yes" threshold="16" integrity="false" redundancy='2'
-                    max_snapshots="10" min_snapshots="3" expiration="3600" bufsize="64K">
+                    max_snapshots="10" min_snapshots="3" expiration="3600" bufsize="64K"
+                    pack_size="16M">
                 <vfs> <fs/> </vfs>
             </config>"#;
         let config = Config::from_xml(xml).unwrap();
@@ -330,7 +352,8 @@ mod tests {
                 max_snapshots: 10,
                 min_snapshots: 3,
                 expiration: 3600,
-                bufsize: 64 * 1024
+                bufsize: 64 * 1024,
+                pack_size: 16 << 20,
             }
         );
         assert_eq!(
@@ -374,6 +397,9 @@ mod tests {
             (r#"<config bufsize="4G"/>"#, "bufsize"),
             (r#"<config bufsize="1T"/>"#, "bufsize"),
             (r#"<config bufsize="99999999999999999999G"/>"#, "bufsize"),
+            (r#"<config pack_size="4095"/>"#, "pack_size"),
+            (r#"<config pack_size="2G"/>"#, "pack_size"),
+            (r#"<config pack_size="4MB"/>"#, "pack_size"),
         ];
         for (xml, attribute) in cases {
             match Config::from_xml(xml) {

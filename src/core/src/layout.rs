@@ -15,14 +15,16 @@ use alloc::string::String;
 use core::fmt::Write;
 
 use crate::time::DateTime;
-use crate::types::{FileNumber, Generation};
+use crate::types::{FileNumber, Generation, PackNumber};
 
 /// Name of the committed archive inside a generation directory.
 pub const ARCHIVE: &str = "archive";
 /// Name the archive is written under before the rename that commits it.
 pub const ARCHIVE_TMP: &str = "archive.tmp";
-/// Directory inside a generation that holds its snapshot files.
+/// Directory inside a generation that holds its snapshot files (format 1).
 pub const SNAPSHOT_DIR: &str = "snapshot";
+/// Directory inside a generation that holds its pack files (format 2).
+pub const PACK_DIR: &str = "pack";
 
 /// Width of the generation number in a name; wider numbers still parse.
 const GENERATION_DIGITS: usize = 8;
@@ -141,9 +143,30 @@ fn digits(mut n: u32, fanout: u32, out: &mut [u32; 32]) -> usize {
 /// The directories from the generation's `snapshot` directory down to the
 /// one that holds file `n`, outermost first, each given as its full path.
 pub fn file_dirs(name: &str, fanout: u32, n: FileNumber) -> alloc::vec::Vec<String> {
+    trie_dirs(name, SNAPSHOT_DIR, fanout, n.0)
+}
+
+/// Path of snapshot file `n` of a generation.
+pub fn file_path(name: &str, fanout: u32, n: FileNumber) -> String {
+    trie_path(name, SNAPSHOT_DIR, fanout, n.0)
+}
+
+/// The directories from the generation's `pack` directory down to the one
+/// that holds pack `n`, outermost first, each given as its full path.
+pub fn pack_dirs(name: &str, fanout: u32, n: PackNumber) -> alloc::vec::Vec<String> {
+    trie_dirs(name, PACK_DIR, fanout, n.0)
+}
+
+/// Path of pack `n` of a generation (format 2): the same trie as snapshot
+/// files, so `threshold` still bounds the entries of every directory.
+pub fn pack_path(name: &str, fanout: u32, n: PackNumber) -> String {
+    trie_path(name, PACK_DIR, fanout, n.0)
+}
+
+fn trie_dirs(name: &str, top: &str, fanout: u32, n: u32) -> alloc::vec::Vec<String> {
     let mut buf = [0u32; 32];
-    let count = digits(n.0, fanout, &mut buf);
-    let mut path = in_generation(name, SNAPSHOT_DIR);
+    let count = digits(n, fanout, &mut buf);
+    let mut path = in_generation(name, top);
     let mut dirs = alloc::vec::Vec::with_capacity(count + 1);
     dirs.push(path.clone());
     let _ = write!(path, "/{count}");
@@ -155,16 +178,15 @@ pub fn file_dirs(name: &str, fanout: u32, n: FileNumber) -> alloc::vec::Vec<Stri
     dirs
 }
 
-/// Path of snapshot file `n` of a generation.
-pub fn file_path(name: &str, fanout: u32, n: FileNumber) -> String {
+fn trie_path(name: &str, top: &str, fanout: u32, n: u32) -> String {
     let mut buf = [0u32; 32];
-    let count = digits(n.0, fanout, &mut buf);
-    let mut path = in_generation(name, SNAPSHOT_DIR);
+    let count = digits(n, fanout, &mut buf);
+    let mut path = in_generation(name, top);
     let _ = write!(path, "/{count}");
     for digit in buf.iter().take(count.saturating_sub(1)) {
         let _ = write!(path, "/{digit:x}");
     }
-    let _ = write!(path, "/{:x}", n.0);
+    let _ = write!(path, "/{n:x}");
     path
 }
 

@@ -17,10 +17,12 @@
 
 extern crate alloc;
 
+pub mod archive;
 pub mod config;
 pub mod error;
 pub mod format;
 pub mod layout;
+pub mod pack;
 mod refs;
 mod snapper;
 pub mod storage;

@@ -28,6 +28,31 @@ pub struct FileRef {
     pub file: FileNumber,
 }
 
+/// The number of a pack file within the generation that wrote it, counting
+/// from 0 without gaps (format 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PackNumber(pub u32);
+
+/// A pack file: the generation whose directory holds it and its number.
+/// Paths are derived from this, never stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PackRef {
+    /// The generation that wrote the pack.
+    pub generation: Generation,
+    /// Its number within that generation.
+    pub pack: PackNumber,
+}
+
+/// Where one stored payload starts: a pack and a byte offset in it. Two
+/// copies never share a location, so this is what reference counts count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Location {
+    /// The pack holding the payload.
+    pub pack: PackRef,
+    /// Byte offset of the payload from the start of the pack file.
+    pub offset: u32,
+}
+
 /// Length of the change-detection digest in bytes (BLAKE3 truncated to 128 bits).
 pub const DIGEST_LEN: usize = 16;
 
@@ -63,6 +88,18 @@ impl fmt::Display for ObjectId {
 impl fmt::Display for Generation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
+    }
+}
+
+impl fmt::Display for PackRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:pack {:x}", self.generation.0, self.pack.0)
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}+{:#x}", self.pack, self.offset)
     }
 }
 
