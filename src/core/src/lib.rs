@@ -19,6 +19,7 @@ extern crate alloc;
 
 pub mod archive;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod format;
 pub mod layout;

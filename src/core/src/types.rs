@@ -57,7 +57,7 @@ pub struct Location {
 pub const DIGEST_LEN: usize = 16;
 
 /// The change-detection digest of a payload.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Digest(pub [u8; DIGEST_LEN]);
 
 impl Digest {

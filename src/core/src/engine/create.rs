@@ -1,0 +1,552 @@
+//! Creating a generation: init_snapshot, take_snapshot, commit_snapshot.
+//!
+//! New payloads are appended to a pack held in memory and written as one
+//! file when it reaches `pack_size` or at commit; no sync until the commit.
+//! An object equal to the base's costs no I/O; one equal to content stored
+//! under another id (a zero page, a duplicated page) is linked to it. Two
+//! kinds of extra copy are written, each under a per-generation budget so
+//! that no snapshot pays a full rewrite: redundant copies (the seed's rule:
+//! once a copy serves `redundancy` generations) and copy-forward out of
+//! sparse packs (so that mostly dead packs can go).
+
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::archive::{self, Archive, Copies, Entry, Header, Source, Stored};
+use crate::error::Error;
+use crate::layout::{self, GenerationName, ARCHIVE, ARCHIVE_TMP, PACK_DIR};
+use crate::pack::PackBuilder;
+use crate::storage::{Storage, StorageError};
+use crate::types::{Digest, Generation, ObjectId, PackNumber, PackRef};
+
+use super::catalog::GenRecord;
+use super::read::remember_incomplete;
+use super::{
+    log, sweep, Ctx, GenerationStatus, InitOutcome, Level, Loaded, Platform, SnapshotStats,
+};
+
+/// Budgets of extra copies per generation, as fractions of the base:
+/// redundant copies of at most 1/`redundancy` of its objects (the seed's
+/// rule would otherwise copy nearly every object in the same generation),
+/// copy-forward of at most 1/8 of its bytes plus one pack.
+const COPY_FORWARD_SHARE: u64 = 8;
+
+/// A pack whose write failed: kept in memory and retried (after removing
+/// whatever the failed write left) before the next pack or at commit, so
+/// that no object already taken is lost.
+struct Unwritten {
+    number: PackNumber,
+    bytes: Vec<u8>,
+}
+
+/// The generation being created.
+pub(crate) struct Creation {
+    generation: Generation,
+    name: GenerationName,
+    created: u64,
+    fanout: u32,
+    /// Lengths of the packs written so far, by number.
+    packs: Vec<u64>,
+    current: Option<PackBuilder>,
+    unwritten: Option<Unwritten>,
+    next_pack: u32,
+    entries: Vec<Entry>,
+    /// This generation's new payloads by content, for dedup.
+    written: BTreeMap<(Digest, u32), Stored>,
+    /// The base's entries by content (built when the first payload that
+    /// differs from the base arrives, so an unchanged generation never pays).
+    base_by_content: Option<Vec<(Digest, u32, usize)>>,
+    /// The directory chain of the last pack; packs are numbered in order,
+    /// so a directory once left is never needed again.
+    open_dirs: Vec<String>,
+    redundant_budget: u64,
+    forward_budget: u64,
+    stats: SnapshotStats,
+    /// A write failed and may have left a file: sweep after commit.
+    failed_writes: bool,
+    /// The sources of the archive once it is in place.
+    sources_committed: Option<Vec<Source>>,
+}
+
+impl Creation {
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn name(&self) -> &GenerationName {
+        &self.name
+    }
+}
+
+/// Takes the next generation number and creates its directories.
+pub(crate) fn init<S: Storage, P: Platform>(
+    ctx: &mut Ctx<S, P>,
+) -> Result<(Creation, InitOutcome), Error> {
+    let generation = ctx.next_generation;
+    if generation.0 == u32::MAX {
+        log!(ctx, Level::Error, "generation numbers exhausted");
+        return Err(Error::InitFailed);
+    }
+    // Names sort by time: never let a clock that went back put a new
+    // generation before an old one.
+    let created = ctx.platform.now().max(ctx.last_created);
+    let name = GenerationName::new(created, generation);
+    let pack_dir = layout::in_generation(name.as_str(), PACK_DIR);
+    let made = ctx
+        .storage
+        .create_dir(name.as_str())
+        .and_then(|()| ctx.storage.create_dir(&pack_dir));
+    // Whatever happens, this number is used: a failed attempt may have
+    // left a directory under it.
+    ctx.next_generation = Generation(generation.0 + 1);
+    if let Err(e) = made {
+        log!(ctx, Level::Error, "cannot create generation '{name}': {e}");
+        remember_incomplete(ctx, generation, name, created);
+        return Err(Error::InitFailed);
+    }
+    ctx.last_created = created;
+    let outcome = match &ctx.base {
+        Some(base) => InitOutcome::Based(base.generation),
+        None => InitOutcome::NoPriorGen,
+    };
+    let (base_objects, base_bytes) = ctx.base.as_ref().map_or((0, 0), |b| {
+        (
+            b.entries.len() as u64,
+            b.entries.iter().map(|e| u64::from(e.size)).sum::<u64>(),
+        )
+    });
+    let redundancy = u64::from(ctx.config.redundancy.max(1));
+    log!(ctx, Level::Debug, "generation '{name}' started");
+    let creation = Creation {
+        generation,
+        name,
+        created,
+        fanout: ctx.config.threshold.max(2),
+        packs: Vec::new(),
+        current: None,
+        unwritten: None,
+        next_pack: 0,
+        // One allocation of the expected size: no doubling garbage.
+        entries: Vec::with_capacity(base_objects as usize),
+        written: BTreeMap::new(),
+        base_by_content: None,
+        open_dirs: Vec::new(),
+        redundant_budget: base_objects.div_ceil(redundancy),
+        forward_budget: base_bytes / COPY_FORWARD_SHARE + ctx.config.pack_size,
+        stats: SnapshotStats::default(),
+        failed_writes: false,
+        sources_committed: None,
+    };
+    Ok((creation, outcome))
+}
+
+/// Stores one object.
+pub(crate) fn take<S: Storage, P: Platform>(
+    ctx: &mut Ctx<S, P>,
+    creation: &mut Creation,
+    id: ObjectId,
+    payload: &[u8],
+) -> Result<(), Error> {
+    if payload.len() as u64 > ctx.config.bufsize {
+        let (len, bufsize) = (payload.len(), ctx.config.bufsize);
+        log!(
+            ctx,
+            Level::Error,
+            "object {id}: payload of {len} bytes exceeds bufsize {bufsize}; not stored"
+        );
+        return Err(Error::PayloadTooLarge);
+    }
+    // bufsize is below 4 GiB (Config), so the length fits.
+    let size = payload.len() as u32;
+    let digest = crate::types::Digest::of(payload);
+    let unchanged = ctx
+        .base
+        .as_ref()
+        .and_then(|base| archive::find_entry(&base.entries, id))
+        .filter(|old| old.digest == digest && old.size == size)
+        .map(|old| old.copies);
+    let copies = match unchanged {
+        Some(old) => keep_unchanged(ctx, creation, id, payload, old)?,
+        None => match find_equal(ctx, creation, digest, size) {
+            Some(copies) => {
+                creation.stats.deduplicated += 1;
+                copies
+            }
+            None => {
+                let fresh = append(ctx, creation, id, payload)?;
+                creation.written.insert((digest, size), fresh);
+                Copies::one(fresh)
+            }
+        },
+    };
+    creation.entries.push(Entry {
+        id,
+        size,
+        digest,
+        copies,
+    });
+    creation.stats.objects += 1;
+    Ok(())
+}
+
+/// An object equal to the base's: link to its copies, unless a budgeted
+/// extra copy is due (redundancy, or its newest copy sits in a sparse pack).
+fn keep_unchanged<S: Storage, P: Platform>(
+    ctx: &mut Ctx<S, P>,
+    creation: &mut Creation,
+    id: ObjectId,
+    payload: &[u8],
+    old: Copies,
+) -> Result<Copies, Error> {
+    let newest = *old.newest();
+    let redundancy = ctx.config.redundancy;
+    let owes_copy = redundancy != 0
+        && ctx.catalog.count(newest.location()) >= redundancy
+        && creation.redundant_budget > 0;
+    let sparse = ctx.catalog.is_sparse(newest.pack_ref())
+        && creation.forward_budget >= u64::from(newest.length);
+    if !owes_copy && !sparse {
+        return Ok(old);
+    }
+    let fresh = append(ctx, creation, id, payload)?;
+    if sparse {
+        creation.forward_budget -= u64::from(newest.length);
+        creation.stats.copied_forward += 1;
+    } else {
+        creation.redundant_budget -= 1;
+        creation.stats.redundant_copies += 1;
+    }
+    // Copies in sparse packs are dropped: keeping them would keep the
+    // pack alive for this generation too.
+    let catalog = &ctx.catalog;
+    Ok(Copies::prepend(fresh, &old, |c| {
+        !catalog.is_sparse(c.pack_ref())
+    }))
+}
+
+/// Content stored under another id: in this generation, or in the base.
+fn find_equal<S: Storage, P: Platform>(
+    ctx: &mut Ctx<S, P>,
+    creation: &mut Creation,
+    digest: Digest,
+    size: u32,
+) -> Option<Copies> {
+    if let Some(stored) = creation.written.get(&(digest, size)) {
+        return Some(Copies::one(*stored));
+    }
+    let base = ctx.base.as_ref()?;
+    let index = creation.base_by_content.get_or_insert_with(|| {
+        let mut index: Vec<(Digest, u32, usize)> = base
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(at, e)| (e.digest, e.size, at))
+            .collect();
+        index.sort_unstable_by_key(|a| (a.0, a.1));
+        index
+    });
+    let at = index
+        .binary_search_by_key(&(digest, size), |probe| (probe.0, probe.1))
+        .ok()?;
+    let (_, _, entry_at) = index.get(at)?;
+    let copies = base.entries.get(*entry_at)?.copies;
+    // A copy in a sparse pack is not worth linking to: store afresh.
+    (!ctx.catalog.is_sparse(copies.newest().pack_ref())).then_some(copies)
+}
+
+/// Appends a payload to the current pack, writing the pack first when the
+/// payload would take it past `pack_size`.
+fn append<S: Storage, P: Platform>(
+    ctx: &mut Ctx<S, P>,
+    creation: &mut Creation,
+    id: ObjectId,
+    payload: &[u8],
+) -> Result<Stored, Error> {
+    retry_unwritten(ctx, creation)?;
+    let full = creation.current.as_ref().is_some_and(|pack| {
+        !pack.is_empty() && pack.payload_bytes() + payload.len() as u64 > ctx.config.pack_size
+    });
+    if full {
+        flush(ctx, creation)?;
+    }
+    let pack_size = ctx.config.pack_size;
+    let generation = creation.generation;
+    if creation.current.is_none() {
+        let number = PackNumber(creation.next_pack);
+        creation.next_pack = creation
+            .next_pack
+            .checked_add(1)
+            .ok_or(Error::StorageFailed)?;
+        let capacity = pack_size.max(payload.len() as u64) as usize;
+        creation.current = Some(PackBuilder::new(generation, number, capacity));
+    }
+    let Some(pack) = creation.current.as_mut() else {
+        return Err(Error::StorageFailed);
+    };
+    let record = pack.push(id, payload).ok_or_else(|| {
+        log!(ctx, Level::Error, "object {id}: pack cannot address it");
+        Error::StorageFailed
+    })?;
+    creation.stats.payloads_written += 1;
+    Ok(Stored {
+        generation,
+        pack: pack.number(),
+        offset: record.offset,
+        length: record.length,
+        crc: record.crc,
+        codec: record.codec,
+    })
+}
+
+/// Writes the current pack as one file.
+fn flush<S: Storage, P: Platform>(
+    ctx: &mut Ctx<S, P>,
+    creation: &mut Creation,
+) -> Result<(), Error> {
+    retry_unwritten(ctx, creation)?;
+    let Some(pack) = creation.current.take() else {
+        return Ok(());
+    };
+    let number = pack.number();
+    let bytes = pack.finish();
+    write_pack(ctx, creation, number, bytes)
+}
+
+fn retry_unwritten<S: Storage, P: Platform>(
+    ctx: &mut Ctx<S, P>,
+    creation: &mut Creation,
+) -> Result<(), Error> {
+    let Some(unwritten) = creation.unwritten.take() else {
+        return Ok(());
+    };
+    let path = layout::pack_path(creation.name.as_str(), creation.fanout, unwritten.number);
+    match ctx.storage.remove(&path) {
+        Ok(()) | Err(StorageError::NotFound) => {}
+        Err(e) => {
+            log!(
+                ctx,
+                Level::Error,
+                "cannot remove the partly written '{path}': {e}"
+            );
+            creation.unwritten = Some(unwritten);
+            return Err(Error::StorageFailed);
+        }
+    }
+    write_pack(ctx, creation, unwritten.number, unwritten.bytes)
+}
+
+fn write_pack<S: Storage, P: Platform>(
+    ctx: &mut Ctx<S, P>,
+    creation: &mut Creation,
+    number: PackNumber,
+    bytes: Vec<u8>,
+) -> Result<(), Error> {
+    let dirs = layout::pack_dirs(creation.name.as_str(), creation.fanout, number);
+    for (depth, dir) in dirs.iter().enumerate().skip(1) {
+        if creation.open_dirs.get(depth) == Some(dir) {
+            continue;
+        }
+        match ctx.storage.create_dir(dir) {
+            Ok(()) | Err(StorageError::AlreadyExists) => {}
+            Err(e) => {
+                creation.failed_writes = true;
+                log!(ctx, Level::Error, "cannot create directory '{dir}': {e}");
+                creation.unwritten = Some(Unwritten { number, bytes });
+                return Err(Error::StorageFailed);
+            }
+        }
+    }
+    creation.open_dirs = dirs;
+    let path = layout::pack_path(creation.name.as_str(), creation.fanout, number);
+    if let Err(e) = ctx.storage.write_new_file(&path, &[&bytes]) {
+        creation.failed_writes = true;
+        log!(
+            ctx,
+            Level::Error,
+            "cannot write pack '{path}': {e}; its objects are kept and the write retried"
+        );
+        creation.unwritten = Some(Unwritten { number, bytes });
+        return Err(Error::StorageFailed);
+    }
+    let index = number.0 as usize;
+    if creation.packs.len() <= index {
+        creation.packs.resize(index + 1, 0);
+    }
+    if let Some(slot) = creation.packs.get_mut(index) {
+        *slot = bytes.len() as u64;
+    }
+    creation.stats.packs_written += 1;
+    creation.stats.pack_bytes += bytes.len() as u64;
+    Ok(())
+}
+
+/// Writes the last pack and the archive, and commits: archive.tmp, sync,
+/// rename (the commit point), sync. On failure the generation stays open.
+pub(crate) fn write_archive<S: Storage, P: Platform>(
+    ctx: &mut Ctx<S, P>,
+    creation: &mut Creation,
+) -> Result<(), Error> {
+    flush(ctx, creation)?;
+    // A pack number is only taken when a payload goes in, so every number
+    // below next_pack was written.
+    sort_and_dedupe(&mut creation.entries);
+    let mut referenced = BTreeSet::new();
+    for entry in &creation.entries {
+        referenced.extend(entry.copies.iter().map(|c| c.generation));
+    }
+    let mut sources = Vec::with_capacity(referenced.len());
+    for generation in referenced {
+        let source = if generation == creation.generation {
+            Source {
+                generation,
+                name: creation.name.as_str().into(),
+                fanout: creation.fanout,
+                packs: creation.packs.clone(),
+            }
+        } else {
+            match ctx.catalog.source(generation) {
+                Some(source) => source,
+                None => {
+                    log!(
+                        ctx,
+                        Level::Error,
+                        "internal: no source for generation {generation}; commit refused"
+                    );
+                    return Err(Error::StorageFailed);
+                }
+            }
+        };
+        sources.push(source);
+    }
+    let header = Header {
+        generation: creation.generation,
+        name: creation.name.as_str(),
+        created: creation.created,
+        fanout: creation.fanout,
+        packs: &creation.packs,
+    };
+    let bytes = match Archive::encode(header, &sources, &creation.entries) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            log!(ctx, Level::Error, "cannot encode the archive: {e}");
+            return Err(Error::StorageFailed);
+        }
+    };
+    let tmp = layout::in_generation(creation.name.as_str(), ARCHIVE_TMP);
+    let archive = layout::in_generation(creation.name.as_str(), ARCHIVE);
+    // A failed earlier attempt may have left the temporary file.
+    let _ = ctx.storage.remove(&tmp);
+    let staged = ctx
+        .storage
+        .write_new_file(&tmp, &[&bytes])
+        .and_then(|()| ctx.storage.sync())
+        .and_then(|()| ctx.storage.rename(&tmp, &archive));
+    if let Err(e) = staged {
+        let _ = ctx.storage.remove(&tmp);
+        creation.failed_writes = true;
+        log!(
+            ctx,
+            Level::Error,
+            "commit of '{}' failed: {e}; the generation stays open",
+            creation.name
+        );
+        return Err(Error::StorageFailed);
+    }
+    creation.stats.archive_bytes = bytes.len() as u64;
+    creation.sources_committed = Some(sources);
+    Ok(())
+}
+
+/// After the rename: sync, count the new archive's references, make it the
+/// base. Answers StorageFailed if the last sync failed (the archive is in
+/// place, but may not survive a crash).
+pub(crate) fn adopt_committed<S: Storage, P: Platform>(
+    ctx: &mut Ctx<S, P>,
+    mut creation: Creation,
+) -> Result<(), Error> {
+    let durable = ctx.storage.sync();
+    let sources = creation.sources_committed.take().unwrap_or_default();
+    ctx.catalog
+        .learn(creation.generation, creation.fanout, &creation.packs);
+    ctx.catalog.learn_sources(&sources);
+    ctx.catalog.add(&creation.entries);
+    // A pack none of whose payloads the archive uses (every object in it
+    // was taken again later in the generation) is garbage from the start.
+    let dead_own = (0..creation.next_pack)
+        .map(|n| PackRef {
+            generation: creation.generation,
+            pack: PackNumber(n),
+        })
+        .any(|pack| !ctx.catalog.pack_is_live(pack));
+    ctx.catalog.gens.insert(
+        creation.generation,
+        GenRecord {
+            name: creation.name.clone(),
+            created: creation.created,
+            status: GenerationStatus::Valid,
+            objects: u32::try_from(creation.entries.len()).unwrap_or(u32::MAX),
+            needs_sweep: creation.failed_writes || dead_own,
+            unreadable: false,
+        },
+    );
+    let stats = creation.stats;
+    ctx.last_stats = stats;
+    log!(
+        ctx,
+        Level::Info,
+        "generation '{}' committed: {} objects, {} payloads written in {} packs ({} redundant copies, {} copied forward, {} deduplicated), {} bytes",
+        creation.name,
+        creation.entries.len(),
+        stats.payloads_written,
+        stats.packs_written,
+        stats.redundant_copies,
+        stats.copied_forward,
+        stats.deduplicated,
+        stats.pack_bytes + stats.archive_bytes
+    );
+    let name = creation.name.clone();
+    ctx.base = Some(Loaded {
+        generation: creation.generation,
+        sources,
+        entries: creation.entries,
+    });
+    if let Err(e) = durable {
+        log!(
+            ctx,
+            Level::Error,
+            "generation '{name}' is in place but the final sync failed ({e}); it may not survive a crash"
+        );
+        return Err(Error::StorageFailed);
+    }
+    Ok(())
+}
+
+/// Drops a generation being created: its packs are unreferenced garbage.
+pub(crate) fn drop_creation<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>, creation: Creation) {
+    ctx.last_stats = creation.stats;
+    let generation = creation.generation;
+    remember_incomplete(ctx, generation, creation.name, creation.created);
+    if let Err(e) = sweep::sweep_generation(ctx, generation) {
+        log!(
+            ctx,
+            Level::Warning,
+            "aborted generation not yet removed ({e}); the next init_snapshot retries"
+        );
+    }
+}
+
+/// Sorts entries by id; of two entries for one id the later wins (its
+/// predecessor's payload stays in the pack, unused).
+fn sort_and_dedupe(entries: &mut Vec<Entry>) {
+    // Stable: equal ids keep the order they were taken in.
+    entries.sort_by_key(|e| e.id);
+    let mut kept: Vec<Entry> = Vec::with_capacity(entries.len());
+    for entry in entries.drain(..) {
+        match kept.last_mut() {
+            Some(last) if last.id == entry.id => *last = entry,
+            _ => kept.push(entry),
+        }
+    }
+    *entries = kept;
+}

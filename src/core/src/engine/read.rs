@@ -1,0 +1,362 @@
+//! The one archive reader: the start-up scan, the re-read of archives an
+//! I/O error kept from being read, and loading a generation for restore all
+//! go through [`read_archive`], so "unreadable" (I/O, may read later) and
+//! "damaged" (corrupt, stays) are told apart in one place.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::archive::{self, Archive, ARCHIVE_VERSION};
+use crate::error::Error;
+use crate::format::DecodeError;
+use crate::layout::{self, GenerationName, ARCHIVE, SNAPSHOT_DIR};
+use crate::storage::{EntryKind, Storage, StorageError};
+use crate::types::Generation;
+
+use super::catalog::GenRecord;
+use super::{log, Ctx, GenerationStatus, Level, Loaded, Platform};
+
+/// Largest archive read from disk; a damaged size cannot exhaust memory.
+pub(crate) const MAX_ARCHIVE_BYTES: u64 = 1 << 30;
+
+/// Why an archive was not read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReadError {
+    /// There is no archive: uncommitted, or purged.
+    Missing,
+    /// The storage failed; the archive may read on a later try.
+    Io(StorageError),
+    /// The archive is there and corrupt (or of another format).
+    Damaged(DecodeError),
+}
+
+/// Reads and checks the archive of generation `name`.
+pub(crate) fn read_archive<S: Storage, P: Platform>(
+    ctx: &mut Ctx<S, P>,
+    name: &GenerationName,
+) -> Result<Archive, ReadError> {
+    let path = layout::in_generation(name.as_str(), ARCHIVE);
+    match ctx
+        .storage
+        .read_file(&path, MAX_ARCHIVE_BYTES, &mut ctx.scratch)
+    {
+        Ok(()) => {}
+        Err(StorageError::NotFound) => return Err(ReadError::Missing),
+        // A directory under the archive's name, or an archive over the size
+        // limit (read_file answers Io for that), is damage that stays:
+        // taken for an I/O error, it would block every deletion for good.
+        Err(StorageError::WrongKind) => {
+            return Err(ReadError::Damaged(DecodeError::Malformed(
+                "the archive is not a file",
+            )))
+        }
+        Err(StorageError::Io)
+            if ctx
+                .storage
+                .file_size(&path)
+                .is_ok_and(|s| s > MAX_ARCHIVE_BYTES) =>
+        {
+            return Err(ReadError::Damaged(DecodeError::Malformed(
+                "the archive is larger than any archive written",
+            )))
+        }
+        Err(e) => return Err(ReadError::Io(e)),
+    }
+    let archive = Archive::decode(&ctx.scratch).map_err(ReadError::Damaged)?;
+    if archive.name != name.as_str() {
+        return Err(ReadError::Damaged(DecodeError::Malformed(
+            "archive names another directory",
+        )));
+    }
+    Ok(archive)
+}
+
+fn remember(
+    ctx_gens: &mut alloc::collections::BTreeMap<Generation, GenRecord>,
+    generation: Generation,
+    name: GenerationName,
+    created: u64,
+) {
+    ctx_gens.insert(
+        generation,
+        GenRecord {
+            name,
+            created,
+            status: GenerationStatus::NoArchive,
+            objects: 0,
+            needs_sweep: true,
+            unreadable: false,
+        },
+    );
+}
+
+/// Records a generation directory without a (read) archive.
+pub(crate) fn remember_incomplete<S: Storage, P: Platform>(
+    ctx: &mut Ctx<S, P>,
+    generation: Generation,
+    name: GenerationName,
+    created: u64,
+) {
+    remember(&mut ctx.catalog.gens, generation, name, created);
+}
+
+/// Takes a valid archive into the catalog.
+pub(crate) fn adopt<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>, archive: Archive) {
+    let generation = archive.generation;
+    ctx.catalog
+        .learn(generation, archive.fanout, &archive.packs);
+    for source in &archive.sources {
+        if ctx.catalog.record(source.generation).is_none() {
+            log!(
+                ctx,
+                Level::Warning,
+                "generation '{}' uses packs of '{}', whose directory is missing",
+                archive.name,
+                source.name
+            );
+        }
+    }
+    ctx.catalog.learn_sources(&archive.sources);
+    ctx.catalog.add(&archive.entries);
+    if let Some(record) = ctx.catalog.record_mut(generation) {
+        record.status = GenerationStatus::Valid;
+        record.objects = u32::try_from(archive.entries.len()).unwrap_or(u32::MAX);
+        record.needs_sweep = false;
+        record.unreadable = false;
+    }
+    if ctx.base.as_ref().is_none_or(|b| b.generation < generation) {
+        ctx.base = Some(Loaded::from_archive(archive));
+    }
+}
+
+fn set_status<S: Storage, P: Platform>(
+    ctx: &mut Ctx<S, P>,
+    generation: Generation,
+    status: GenerationStatus,
+) {
+    if let Some(record) = ctx.catalog.record_mut(generation) {
+        record.status = status;
+    }
+}
+
+/// Whether a generation directory was left by format 1 (one file per
+/// object): its archive's header says version 1, or it has no archive and a
+/// `snapshot` directory. Reads 8 bytes, or lists one directory.
+fn is_format_1<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>, name: &GenerationName) -> bool {
+    let mut head = [0u8; 8];
+    let path = layout::in_generation(name.as_str(), ARCHIVE);
+    match ctx.storage.read_at(&path, 0, &mut head) {
+        Ok(n) => head
+            .get(..n)
+            .and_then(archive::version_of)
+            .is_some_and(|v| v < ARCHIVE_VERSION),
+        Err(StorageError::NotFound) => ctx.storage.list_dir(name.as_str()).is_ok_and(|entries| {
+            entries
+                .iter()
+                .any(|e| e.kind == EntryKind::Dir && e.name == SNAPSHOT_DIR)
+        }),
+        Err(_) => false,
+    }
+}
+
+fn refuse_format_1<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>, name: &GenerationName) -> Error {
+    log!(
+        ctx,
+        Level::Error,
+        "generation '{name}' is of format 1 (one file per object); this Snapper stores format 2 (packs) and neither reads nor changes a format-1 root: give it another root, or restore the old generations with a Snapper of format 1"
+    );
+    Error::InvalidVersion
+}
+
+/// Lists the root, reads every archive, derives the reference counts and
+/// finds the latest generation. A root holding format-1 generations is
+/// refused as a whole, and nothing in it is touched.
+pub(crate) fn scan<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>) -> Result<(), Error> {
+    let entries = ctx.storage.list_dir("").map_err(|e| {
+        log!(ctx, Level::Error, "cannot list the snapper root: {e}");
+        Error::StorageFailed
+    })?;
+    for entry in entries {
+        match (entry.kind, GenerationName::parse(&entry.name)) {
+            (EntryKind::Dir, Some((name, created, generation))) => {
+                if ctx.catalog.record(generation).is_some() {
+                    log!(
+                        ctx,
+                        Level::Warning,
+                        "two directories claim generation {generation}; ignoring '{}'",
+                        entry.name
+                    );
+                    continue;
+                }
+                remember_incomplete(ctx, generation, name, created);
+            }
+            _ => log!(
+                ctx,
+                Level::Debug,
+                "ignoring '{}' in the snapper root",
+                entry.name
+            ),
+        }
+    }
+    let generations: Vec<(Generation, GenerationName)> = ctx
+        .catalog
+        .gens
+        .iter()
+        .map(|(g, r)| (*g, r.name.clone()))
+        .collect();
+    // Look at every directory before reading any archive: a format-1 root
+    // is refused before anything could lead to a deletion.
+    for (_, name) in &generations {
+        if is_format_1(ctx, name) {
+            return Err(refuse_format_1(ctx, name));
+        }
+    }
+    for (generation, name) in generations {
+        match read_archive(ctx, &name) {
+            Ok(archive) => adopt(ctx, archive),
+            Err(ReadError::Missing) => {}
+            Err(ReadError::Io(e)) => {
+                log!(
+                    ctx,
+                    Level::Error,
+                    "generation '{name}': archive unreadable ({e}); treating it as damaged until it reads"
+                );
+                set_status(
+                    ctx,
+                    generation,
+                    GenerationStatus::Damaged(DecodeError::Truncated),
+                );
+                if let Some(record) = ctx.catalog.record_mut(generation) {
+                    record.unreadable = true;
+                }
+            }
+            Err(ReadError::Damaged(e)) => {
+                log!(
+                    ctx,
+                    Level::Error,
+                    "generation '{name}': archive damaged ({e}); the generation is not valid"
+                );
+                set_status(ctx, generation, GenerationStatus::Damaged(e));
+            }
+        }
+    }
+    if let Some((generation, _)) = ctx.catalog.gens.iter().next_back() {
+        ctx.next_generation = Generation(generation.0.saturating_add(1));
+        ctx.last_created = ctx
+            .catalog
+            .gens
+            .values()
+            .map(|r| r.created)
+            .max()
+            .unwrap_or(0);
+    }
+    let valid = ctx.catalog.valid().count();
+    let latest = match &ctx.base {
+        Some(base) => alloc::format!(", latest {}", ctx.catalog.name_of(base.generation)),
+        None => String::new(),
+    };
+    log!(
+        ctx,
+        Level::Info,
+        "snapper root holds {valid} generation(s){latest}"
+    );
+    Ok(())
+}
+
+/// Re-reads the archives an I/O error kept from being read. A transient
+/// error at start must not make a committed generation garbage (a sweep
+/// would delete it, or the packs it uses). Returns whether none is left
+/// unread.
+pub(crate) fn reread_unreadable<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>) -> bool {
+    let pending: Vec<(Generation, GenerationName)> = ctx
+        .catalog
+        .gens
+        .iter()
+        .filter(|(_, r)| r.unreadable)
+        .map(|(g, r)| (*g, r.name.clone()))
+        .collect();
+    let mut all_read = true;
+    for (generation, name) in pending {
+        let outcome = read_archive(ctx, &name);
+        if !matches!(outcome, Err(ReadError::Io(_))) {
+            if let Some(record) = ctx.catalog.record_mut(generation) {
+                record.unreadable = false;
+            }
+        }
+        match outcome {
+            Ok(archive) => {
+                log!(
+                    ctx,
+                    Level::Info,
+                    "generation '{name}': archive read on retry"
+                );
+                adopt(ctx, archive);
+            }
+            Err(ReadError::Missing) => set_status(ctx, generation, GenerationStatus::NoArchive),
+            Err(ReadError::Damaged(e)) => {
+                log!(
+                    ctx,
+                    Level::Error,
+                    "generation '{name}': archive damaged ({e})"
+                );
+                set_status(ctx, generation, GenerationStatus::Damaged(e));
+            }
+            Err(ReadError::Io(e)) => {
+                log!(
+                    ctx,
+                    Level::Error,
+                    "generation '{name}': archive still unreadable ({e})"
+                );
+                all_read = false;
+            }
+        }
+    }
+    all_read
+}
+
+/// The wire error for a damaged archive.
+pub(crate) fn damage_error(error: DecodeError) -> Error {
+    match error {
+        DecodeError::UnsupportedVersion(_) => Error::InvalidVersion,
+        _ => Error::IntegrityFailed,
+    }
+}
+
+/// Loads the archive of a valid generation (the base is not re-read by
+/// callers that can share it).
+pub(crate) fn load<S: Storage, P: Platform>(
+    ctx: &mut Ctx<S, P>,
+    generation: Generation,
+) -> Result<Loaded, Error> {
+    let Some(name) = ctx.catalog.record(generation).map(|r| r.name.clone()) else {
+        return Err(Error::LoadGenFailed);
+    };
+    match read_archive(ctx, &name) {
+        Ok(archive) => Ok(Loaded::from_archive(archive)),
+        Err(ReadError::Missing) => {
+            log!(ctx, Level::Error, "generation '{name}': archive vanished");
+            set_status(ctx, generation, GenerationStatus::NoArchive);
+            Err(Error::LoadGenFailed)
+        }
+        Err(ReadError::Io(e)) => {
+            log!(
+                ctx,
+                Level::Error,
+                "generation '{name}': cannot read the archive: {e}"
+            );
+            Err(match e {
+                StorageError::NotFound => Error::LoadGenFailed,
+                _ => Error::StorageFailed,
+            })
+        }
+        Err(ReadError::Damaged(e)) => {
+            log!(
+                ctx,
+                Level::Error,
+                "generation '{name}': archive damaged ({e})"
+            );
+            set_status(ctx, generation, GenerationStatus::Damaged(e));
+            Err(damage_error(e))
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! Restoring: open_generation, restore.
+//!
+//! A restore reads the recorded byte range of one copy and checks its
+//! length and CRC before a byte reaches the caller. Reads go through a
+//! read-ahead window of one pack: clients restore in the order objects
+//! were taken, which is the order of the pack, so a whole generation comes
+//! back as a few large reads instead of one small read per object.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::archive::{self, Stored};
+use crate::error::Error;
+use crate::format::crc32;
+use crate::layout::{self, GenerationName};
+use crate::pack::Codec;
+use crate::storage::{Storage, StorageError};
+use crate::types::{Generation, ObjectId, PackRef};
+
+use super::read::{self, damage_error};
+use super::{log, Ctx, GenerationStatus, Level, Loaded, Platform};
+
+/// Bytes read at once from a pack: large enough that a generation comes
+/// back in few reads, small enough for a Genode component's heap.
+pub(crate) const READ_AHEAD: usize = 1 << 20;
+/// Bytes read from a pack not read from just before.
+const FIRST_READ: usize = 64 << 10;
+
+/// A window of one pack's bytes.
+#[derive(Default)]
+struct Window {
+    pack: Option<PackRef>,
+    start: u64,
+    bytes: Vec<u8>,
+}
+
+/// The generation open for restoring.
+pub(crate) struct Restoration {
+    pub generation: Generation,
+    /// `None`: the open generation is the base, shared rather than copied.
+    loaded: Option<Loaded>,
+    window: Window,
+}
+
+/// Opens a generation: `None` or `""` for the latest.
+pub(crate) fn open<S: Storage, P: Platform>(
+    ctx: &mut Ctx<S, P>,
+    name: Option<&str>,
+) -> Result<Restoration, Error> {
+    // An archive the start could not read (a transient I/O error) may read
+    // now; else the latest generation would stay out of reach.
+    read::reread_unreadable(ctx);
+    let target = match name.filter(|n| !n.is_empty()) {
+        None => latest(ctx)?,
+        Some(text) => {
+            let Some(generation) = lookup(ctx, text) else {
+                log!(
+                    ctx,
+                    Level::Warning,
+                    "open_generation: no generation named '{text}'"
+                );
+                return Err(Error::LoadGenFailed);
+            };
+            match ctx.catalog.record(generation).map(|r| r.status) {
+                Some(GenerationStatus::Valid) => generation,
+                Some(GenerationStatus::Damaged(e)) => {
+                    log!(
+                        ctx,
+                        Level::Error,
+                        "open_generation: '{text}' has a damaged archive ({e})"
+                    );
+                    return Err(damage_error(e));
+                }
+                _ => {
+                    log!(
+                        ctx,
+                        Level::Warning,
+                        "open_generation: '{text}' was never committed or is purged"
+                    );
+                    return Err(Error::LoadGenFailed);
+                }
+            }
+        }
+    };
+    let loaded = if ctx.base.as_ref().is_some_and(|b| b.generation == target) {
+        None
+    } else {
+        Some(read::load(ctx, target)?)
+    };
+    let name = String::from(ctx.catalog.name_of(target));
+    log!(ctx, Level::Debug, "generation '{name}' open for restoring");
+    Ok(Restoration {
+        generation: target,
+        loaded,
+        window: Window::default(),
+    })
+}
+
+/// The newest generation, under the integrity policy: a damaged newest one
+/// fails the call (integrity=yes) or is skipped with a warning.
+fn latest<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>) -> Result<Generation, Error> {
+    let newest = ctx
+        .catalog
+        .gens
+        .iter()
+        .rev()
+        .find(|(_, r)| r.status != GenerationStatus::NoArchive)
+        .map(|(g, r)| (*g, r.status, r.name.clone()));
+    match newest {
+        None => {
+            log!(ctx, Level::Info, "open_generation: there is no generation");
+            Err(Error::NoPriorGen)
+        }
+        Some((generation, GenerationStatus::Valid, _)) => Ok(generation),
+        Some((_, status, name)) if ctx.config.integrity => {
+            log!(
+                ctx,
+                Level::Error,
+                "open_generation: the latest generation '{name}' is damaged ({status:?}); integrity=yes forbids falling back to an older one"
+            );
+            Err(match status {
+                GenerationStatus::Damaged(e) => damage_error(e),
+                _ => Error::IntegrityFailed,
+            })
+        }
+        Some((_, _, name)) => {
+            let fallback = ctx.catalog.valid().next_back().map(|(g, _)| *g);
+            log!(
+                ctx,
+                Level::Warning,
+                "open_generation: the latest generation '{name}' is damaged; opening the newest intact one"
+            );
+            fallback.ok_or(Error::NoPriorGen)
+        }
+    }
+}
+
+fn lookup<S: Storage, P: Platform>(ctx: &Ctx<S, P>, text: &str) -> Option<Generation> {
+    let (_, _, generation) = GenerationName::parse(text)?;
+    ctx.catalog
+        .record(generation)
+        .filter(|r| r.name.as_str() == text)
+        .map(|_| generation)
+}
+
+/// Why one copy was not handed out.
+enum CopyFailure {
+    Io(StorageError),
+    Damaged(&'static str),
+    UnknownCodec(Codec),
+}
+
+/// Copies object `id` into `buf`; returns its length, the rest zeroed.
+pub(crate) fn restore<S: Storage, P: Platform>(
+    ctx: &mut Ctx<S, P>,
+    restoration: &mut Restoration,
+    id: ObjectId,
+    buf: &mut [u8],
+) -> Result<usize, Error> {
+    let archive = match &restoration.loaded {
+        Some(loaded) => loaded,
+        None => match &ctx.base {
+            Some(base) => base,
+            None => return Err(Error::InvalidState),
+        },
+    };
+    let Some(entry) = archive::find_entry(&archive.entries, id).copied() else {
+        log!(
+            ctx,
+            Level::Debug,
+            "restore: object {id} is not in the open generation"
+        );
+        return Err(Error::NoMatches);
+    };
+    let size = entry.size as usize;
+    if buf.len() < size {
+        log!(
+            ctx,
+            Level::Error,
+            "restore: object {id} has {size} bytes, the buffer only {}",
+            buf.len()
+        );
+        return Err(Error::BufferTooSmall);
+    }
+    // Paths of the copies, resolved before the window borrows the storage.
+    let mut paths: [Option<String>; archive::MAX_COPIES] = Default::default();
+    for (slot, copy) in paths.iter_mut().zip(entry.copies.iter()) {
+        *slot = archive
+            .source(copy.generation)
+            .map(|s| layout::pack_path(&s.name, s.fanout, copy.pack));
+    }
+    let (mut io_failures, mut version_failures) = (0, 0);
+    for (copy, path) in entry.copies.iter().zip(paths.iter()) {
+        let Some(path) = path else { continue };
+        match read_copy(&mut ctx.storage, &mut restoration.window, path, copy) {
+            Ok(stored) => {
+                buf[..size].copy_from_slice(stored);
+                buf[size..].fill(0);
+                return Ok(size);
+            }
+            Err(CopyFailure::Io(e)) => {
+                if e != StorageError::NotFound {
+                    io_failures += 1;
+                }
+                log!(
+                    ctx,
+                    Level::Warning,
+                    "restore: object {id}: copy in '{path}' unreadable ({e})"
+                );
+            }
+            Err(CopyFailure::Damaged(why)) => {
+                log!(
+                    ctx,
+                    Level::Warning,
+                    "restore: object {id}: copy in '{path}' is damaged ({why})"
+                );
+            }
+            Err(CopyFailure::UnknownCodec(codec)) => {
+                version_failures += 1;
+                log!(
+                    ctx,
+                    Level::Warning,
+                    "restore: object {id}: copy in '{path}' uses codec {}, which this build does not read",
+                    codec.0
+                );
+            }
+        }
+    }
+    buf.fill(0);
+    let copies = entry.copies.len();
+    log!(
+        ctx,
+        Level::Error,
+        "restore: object {id}: none of its {copies} copies is intact"
+    );
+    Err(if io_failures == copies {
+        Error::RestoreFailed
+    } else if version_failures == copies {
+        Error::InvalidVersion
+    } else {
+        Error::IntegrityFailed
+    })
+}
+
+/// The stored bytes of one copy, checked, through the read-ahead window.
+fn read_copy<'w, S: Storage>(
+    storage: &mut S,
+    window: &'w mut Window,
+    path: &str,
+    copy: &Stored,
+) -> Result<&'w [u8], CopyFailure> {
+    if copy.codec != Codec::RAW {
+        return Err(CopyFailure::UnknownCodec(copy.codec));
+    }
+    let start = u64::from(copy.offset);
+    let end = start + u64::from(copy.length);
+    let pack = copy.pack_ref();
+    let hit = window.pack == Some(pack)
+        && window.start <= start
+        && end <= window.start + window.bytes.len() as u64;
+    if !hit {
+        // Read ahead once the pack is being read through; a first or a
+        // random restore reads little more than it needs.
+        let ahead = if window.pack == Some(pack) {
+            READ_AHEAD
+        } else {
+            FIRST_READ
+        };
+        window.pack = None;
+        let want = ahead.max(copy.length as usize);
+        window.bytes.resize(want, 0);
+        let read = storage
+            .read_at(path, start, &mut window.bytes)
+            .map_err(CopyFailure::Io)?;
+        window.bytes.truncate(read);
+        window.pack = Some(pack);
+        window.start = start;
+    }
+    let from = (start - window.start) as usize;
+    let stored = window
+        .bytes
+        .get(from..from + copy.length as usize)
+        .ok_or(CopyFailure::Damaged("the pack is shorter than recorded"))?;
+    if crc32(&[stored]) != copy.crc {
+        return Err(CopyFailure::Damaged("CRC mismatch"));
+    }
+    Ok(stored)
+}

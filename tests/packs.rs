@@ -1,0 +1,476 @@
+//! The pack-storage engine (format 2, `snapper_core::engine`), one test per
+//! rule: a generation costs a few files, an unchanged one none, equal
+//! content is stored once, extra copies stay within their budgets, sparse
+//! packs are emptied by copy-forward and deleted, a restore reads few large
+//! ranges, damage is caught per copy, a failed pack write loses nothing,
+//! and a format-1 root is refused untouched.
+
+mod common;
+
+use common::{Counting, TestPlatform};
+use snapper_core::engine::{GenerationStatus, InitOutcome, Snapper};
+use snapper_core::storage::MemNode;
+use snapper_core::{Config, Error, Level, MemStorage, ObjectId, Storage, StorageError};
+
+const T0: u64 = 1_795_545_149;
+
+fn config() -> Config {
+    Config {
+        redundancy: 0,
+        ..Config::default()
+    }
+}
+
+fn page(id: u64, version: u32, size: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(size);
+    let mut x = id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(version) << 32 ^ 0x5151;
+    while out.len() < size {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(size);
+    out
+}
+
+type Engine<S> = Snapper<S, TestPlatform>;
+
+fn open<S: Storage>(storage: S, config: Config) -> Engine<S> {
+    Snapper::open(storage, TestPlatform::at(T0), config).expect("open")
+}
+
+/// Takes one generation: object i at version `versions[i]`.
+fn generation<S: Storage>(snapper: &mut Engine<S>, versions: &[u32], size: usize) {
+    snapper.init_snapshot().expect("init");
+    for (i, v) in versions.iter().enumerate() {
+        snapper
+            .take_snapshot(ObjectId(i as u64), &page(i as u64, *v, size))
+            .expect("take");
+    }
+    snapper.commit_snapshot().expect("commit");
+}
+
+fn restore_all<S: Storage>(snapper: &mut Engine<S>, versions: &[u32], size: usize) {
+    snapper.open_generation(None).expect("open_generation");
+    let mut buf = vec![0u8; size];
+    for (i, v) in versions.iter().enumerate() {
+        let n = snapper
+            .restore(ObjectId(i as u64), &mut buf)
+            .expect("restore");
+        assert_eq!(n, size);
+        assert!(buf == page(i as u64, *v, size), "object {i} differs");
+    }
+    snapper.close_generation().expect("close");
+}
+
+fn files(storage: &MemStorage) -> Vec<(String, usize)> {
+    storage
+        .nodes()
+        .iter()
+        .filter_map(|(path, node)| match node {
+            MemNode::File(bytes) => Some((path.clone(), bytes.len())),
+            MemNode::Dir => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_seed_sequence_passes_on_packs() {
+    let n = common::tests_count().min(2000) as usize;
+    let versions = vec![0u32; n];
+    let mut snapper = open(MemStorage::new(), config());
+    generation(&mut snapper, &versions, 4096);
+    generation(&mut snapper, &versions, 4096);
+    restore_all(&mut snapper, &versions, 4096);
+    snapper.purge(None).expect("purge");
+    snapper.purge_zombies().expect("purge_zombies");
+    restore_all(&mut snapper, &versions, 4096);
+    snapper.purge(None).expect("purge");
+    assert!(
+        files(snapper.storage()).is_empty(),
+        "everything deleted: {:?}",
+        files(snapper.storage())
+    );
+}
+
+#[test]
+fn a_first_generation_costs_a_few_files_and_about_its_bytes() {
+    let versions = vec![0u32; 1000];
+    let mut snapper = open(Counting::new(MemStorage::new()), config());
+    generation(&mut snapper, &versions, 4096);
+    let storage = snapper.storage();
+    // 4 MB of pages in 4 MiB packs: one pack and the archive.
+    assert_eq!(storage.count("write_new_file"), 2, "{:?}", storage.calls);
+    assert_eq!(storage.count("sync"), 2);
+    let payload = 1000 * 4096;
+    let written = storage.bytes_written;
+    assert!(
+        written as f64 <= payload as f64 * 1.02,
+        "{written} bytes on disk for {payload} of payload"
+    );
+    let stats = snapper.last_snapshot_stats();
+    assert_eq!((stats.payloads_written, stats.packs_written), (1000, 1));
+}
+
+#[test]
+fn packs_are_bounded_by_pack_size() {
+    let versions = vec![0u32; 100];
+    let config = Config {
+        pack_size: 64 << 10,
+        ..config()
+    };
+    let mut snapper = open(MemStorage::new(), config);
+    generation(&mut snapper, &versions, 4096);
+    let packs: Vec<(String, usize)> = files(snapper.storage())
+        .into_iter()
+        .filter(|(p, _)| p.contains("/pack/"))
+        .collect();
+    assert_eq!(packs.len(), 7, "{packs:?}");
+    assert!(packs
+        .iter()
+        .all(|(_, len)| *len <= (64 << 10) + 16 * 28 + 32));
+    // A payload above pack_size gets a pack of its own.
+    snapper.init_snapshot().unwrap();
+    snapper
+        .take_snapshot(ObjectId(1), &page(1, 9, 100 << 10))
+        .unwrap();
+    snapper.commit_snapshot().unwrap();
+    snapper.open_generation(None).unwrap();
+    let mut buf = vec![0; 100 << 10];
+    assert_eq!(snapper.restore(ObjectId(1), &mut buf), Ok(100 << 10));
+    assert!(buf == page(1, 9, 100 << 10));
+}
+
+#[test]
+fn an_unchanged_generation_writes_no_payload() {
+    let versions = vec![0u32; 500];
+    let mut snapper = open(Counting::new(MemStorage::new()), config());
+    generation(&mut snapper, &versions, 1000);
+    snapper.storage_mut().reset();
+    generation(&mut snapper, &versions, 1000);
+    let storage = snapper.storage();
+    assert_eq!(storage.count("write_new_file"), 1, "only the archive");
+    assert_eq!(storage.count("read_at"), 0);
+    assert_eq!(snapper.last_snapshot_stats().payloads_written, 0);
+}
+
+#[test]
+fn equal_content_is_stored_once() {
+    let mut snapper = open(MemStorage::new(), config());
+    snapper.init_snapshot().unwrap();
+    let zero = vec![0u8; 4096];
+    for id in 0..100 {
+        snapper.take_snapshot(ObjectId(id), &zero).unwrap();
+    }
+    snapper
+        .take_snapshot(ObjectId(100), &page(7, 0, 4096))
+        .unwrap();
+    snapper.commit_snapshot().unwrap();
+    let stats = snapper.last_snapshot_stats();
+    assert_eq!((stats.payloads_written, stats.deduplicated), (2, 99));
+    // Next generation: a new id with content the base holds is linked too.
+    snapper.init_snapshot().unwrap();
+    snapper
+        .take_snapshot(ObjectId(500), &page(7, 0, 4096))
+        .unwrap();
+    snapper.take_snapshot(ObjectId(501), &zero).unwrap();
+    snapper.commit_snapshot().unwrap();
+    assert_eq!(snapper.last_snapshot_stats().payloads_written, 0);
+    snapper.open_generation(None).unwrap();
+    let mut buf = vec![1u8; 4096];
+    assert_eq!(snapper.restore(ObjectId(501), &mut buf), Ok(4096));
+    assert!(buf == zero);
+    assert_eq!(snapper.restore(ObjectId(500), &mut buf), Ok(4096));
+    assert!(buf == page(7, 0, 4096));
+    assert_eq!(
+        snapper.restore(ObjectId(3), &mut buf),
+        Err(Error::NoMatches)
+    );
+}
+
+#[test]
+fn redundant_copies_follow_the_seed_rule_within_a_budget() {
+    let n = 90;
+    let versions = vec![0u32; n];
+    let config = Config {
+        redundancy: 3,
+        ..config()
+    };
+    let mut snapper = open(MemStorage::new(), config);
+    let mut copies_per_generation = Vec::new();
+    for _ in 0..8 {
+        generation(&mut snapper, &versions, 512);
+        copies_per_generation.push(snapper.last_snapshot_stats().redundant_copies);
+    }
+    // Generations 1-3 use the first copies; from then on copies are owed,
+    // at most n / redundancy per generation, until every object has one.
+    assert_eq!(&copies_per_generation[..3], &[0, 0, 0]);
+    assert!(
+        copies_per_generation.iter().all(|c| *c <= 30),
+        "{copies_per_generation:?}"
+    );
+    assert!(
+        copies_per_generation.iter().sum::<u64>() >= 90,
+        "{copies_per_generation:?}"
+    );
+    // Every object now has at least two copies, and restores from the
+    // second when the first is damaged.
+    let archive = snapper
+        .archive(snapper.generations().last().unwrap().generation)
+        .unwrap();
+    assert!(archive.entries.iter().all(|e| e.copies.len() >= 2));
+    restore_all(&mut snapper, &versions, 512);
+}
+
+#[test]
+fn sparse_packs_are_copied_forward_and_deleted() {
+    // 4 KiB objects in 64 KiB packs. Every generation rewrites 48 hot
+    // objects and adds one cold object that never changes again, so every
+    // pack keeps one live page once its hot pages are purged (retention
+    // keeps 2 generations). Without copy-forward each such pack stays
+    // whole for its one page: disk grows to ~7x the live bytes.
+    let config = Config {
+        pack_size: 64 << 10,
+        max_snapshots: 2,
+        ..config()
+    };
+    let mut snapper = open(MemStorage::new(), config);
+    let hot = 48u64;
+    let mut worst = 0f64;
+    for round in 1..40u32 {
+        snapper.init_snapshot().unwrap();
+        // The new cold page goes first, into a pack with 15 hot ones.
+        for cold in (1..=u64::from(round)).rev() {
+            snapper
+                .take_snapshot(ObjectId(1000 + cold), &page(1000 + cold, 0, 4096))
+                .unwrap();
+        }
+        for id in 0..hot {
+            snapper
+                .take_snapshot(ObjectId(id), &page(id, round, 4096))
+                .unwrap();
+        }
+        snapper.commit_snapshot().unwrap();
+        let (disk, live) = snapper.disk_and_live_bytes();
+        worst = worst.max(disk as f64 / live as f64);
+    }
+    let on_disk: usize = files(snapper.storage())
+        .iter()
+        .filter(|(p, _)| p.contains("/pack/"))
+        .map(|(_, l)| l)
+        .sum();
+    let (disk, live) = snapper.disk_and_live_bytes();
+    assert_eq!(on_disk as u64, disk, "every pack on disk is accounted for");
+    assert!(
+        worst <= 2.5,
+        "disk / live bytes reached {worst:.2} (now {disk} on disk for {live} live)"
+    );
+    snapper.open_generation(None).unwrap();
+    let mut buf = vec![0; 4096];
+    for cold in 1..40u64 {
+        assert_eq!(snapper.restore(ObjectId(1000 + cold), &mut buf), Ok(4096));
+        assert!(buf == page(1000 + cold, 0, 4096));
+    }
+}
+
+#[test]
+fn a_generation_restores_in_few_large_reads() {
+    let versions = vec![0u32; 1000];
+    let mut snapper = open(Counting::new(MemStorage::new()), config());
+    generation(&mut snapper, &versions, 4096);
+    generation(&mut snapper, &vec![1u32; 1000], 4096);
+    snapper.storage_mut().reset();
+    restore_all(&mut snapper, &vec![1u32; 1000], 4096);
+    let reads = snapper.storage().count("read_at");
+    assert!(reads <= 8, "{reads} reads for 4 MB");
+}
+
+#[test]
+fn a_damaged_payload_falls_back_to_another_copy_or_fails_clearly() {
+    let n = 10;
+    let versions = vec![0u32; n];
+    let config = Config {
+        redundancy: 1,
+        ..config()
+    };
+    let mut snapper = open(MemStorage::new(), config);
+    generation(&mut snapper, &versions, 100);
+    generation(&mut snapper, &versions, 100);
+    // The newest pack holds the redundant copies: damage one payload.
+    let latest = snapper.generations().last().unwrap().clone();
+    let pack = format!("{}/pack/1/0", latest.name);
+    let Some(MemNode::File(bytes)) = snapper.storage_mut().nodes_mut().get_mut(&pack) else {
+        panic!("no {pack}");
+    };
+    bytes[150] ^= 1; // object 1's payload
+    restore_all(&mut snapper, &versions, 100);
+    assert!(snapper
+        .platform_mut()
+        .logged(Level::Warning, "CRC mismatch"));
+    // Damage the other copy too: IntegrityFailed, and nothing handed out.
+    let first = snapper.generations().first().unwrap().clone();
+    let pack = format!("{}/pack/1/0", first.name);
+    let Some(MemNode::File(bytes)) = snapper.storage_mut().nodes_mut().get_mut(&pack) else {
+        panic!("no {pack}");
+    };
+    bytes[150] ^= 1;
+    snapper.open_generation(None).unwrap();
+    let mut buf = vec![0xAA; 100];
+    assert_eq!(
+        snapper.restore(ObjectId(1), &mut buf),
+        Err(Error::IntegrityFailed)
+    );
+    assert!(buf.iter().all(|b| *b == 0));
+}
+
+/// Fails the n-th write_new_file once.
+struct FailOnce<S> {
+    inner: S,
+    fail_at: u32,
+    writes: u32,
+}
+
+impl<S: Storage> Storage for FailOnce<S> {
+    fn create_dir(&mut self, p: &str) -> Result<(), StorageError> {
+        self.inner.create_dir(p)
+    }
+    fn write_new_file(&mut self, p: &str, parts: &[&[u8]]) -> Result<(), StorageError> {
+        self.writes += 1;
+        if self.writes == self.fail_at {
+            // A torn write: part of the file is there.
+            let _ = self
+                .inner
+                .write_new_file(p, &[&parts.concat()[..10.min(parts.concat().len())]]);
+            return Err(StorageError::NoSpace);
+        }
+        self.inner.write_new_file(p, parts)
+    }
+    fn read_at(&mut self, p: &str, o: u64, b: &mut [u8]) -> Result<usize, StorageError> {
+        self.inner.read_at(p, o, b)
+    }
+    fn file_size(&mut self, p: &str) -> Result<u64, StorageError> {
+        self.inner.file_size(p)
+    }
+    fn list_dir(&mut self, p: &str) -> Result<Vec<snapper_core::DirEntry>, StorageError> {
+        self.inner.list_dir(p)
+    }
+    fn remove(&mut self, p: &str) -> Result<(), StorageError> {
+        self.inner.remove(p)
+    }
+    fn rename(&mut self, f: &str, t: &str) -> Result<(), StorageError> {
+        self.inner.rename(f, t)
+    }
+    fn sync(&mut self) -> Result<(), StorageError> {
+        self.inner.sync()
+    }
+}
+
+#[test]
+fn a_failed_pack_write_loses_no_object_taken() {
+    let config = Config {
+        pack_size: 8 << 10,
+        ..config()
+    };
+    let storage = FailOnce {
+        inner: MemStorage::new(),
+        fail_at: 2,
+        writes: 0,
+    };
+    let mut snapper = open(storage, config);
+    assert_eq!(snapper.init_snapshot(), Ok(InitOutcome::NoPriorGen));
+    let mut taken = Vec::new();
+    for id in 0..20u64 {
+        match snapper.take_snapshot(ObjectId(id), &page(id, 0, 4096)) {
+            Ok(()) => taken.push(id),
+            Err(e) => assert_eq!(e, Error::StorageFailed),
+        }
+    }
+    assert_eq!(
+        taken.len(),
+        19,
+        "exactly the object whose pack write failed is refused"
+    );
+    snapper.commit_snapshot().expect("commit retries the pack");
+    snapper.open_generation(None).unwrap();
+    let mut buf = vec![0; 4096];
+    for id in &taken {
+        assert_eq!(
+            snapper.restore(ObjectId(*id), &mut buf),
+            Ok(4096),
+            "object {id}"
+        );
+        assert!(buf == page(*id, 0, 4096));
+    }
+}
+
+/// Opens `storage` with the pack engine and returns the calls it made.
+fn refused_open(storage: MemStorage) -> (Result<(), Error>, Counting<MemStorage>, TestPlatform) {
+    let platform = TestPlatform::at(T0);
+    let mut counting = Counting::new(storage);
+    let outcome = Snapper::open(&mut counting, platform.clone(), config()).map(|_| ());
+    (outcome, counting, platform)
+}
+
+#[test]
+fn a_format_1_root_is_refused_and_left_untouched() {
+    let mut old = snapper_core::Snapper::open(MemStorage::new(), TestPlatform::at(T0), config())
+        .expect("format 1");
+    old.init_snapshot().unwrap();
+    old.take_snapshot(ObjectId(1), b"old").unwrap();
+    old.commit_snapshot().unwrap();
+    old.init_snapshot().unwrap();
+    old.take_snapshot(ObjectId(1), b"uncommitted").unwrap();
+    let storage = old.into_storage();
+
+    let (outcome, counting, platform) = refused_open(storage.clone());
+    assert_eq!(outcome, Err(Error::InvalidVersion));
+    assert!(platform.logged(Level::Error, "format 1"));
+    for call in ["create_dir", "write_new_file", "remove", "rename"] {
+        assert_eq!(counting.count(call), 0, "{call} on a format-1 root");
+    }
+    assert!(counting.inner == storage);
+
+    // Only uncommitted format-1 generations: recognised all the same.
+    let mut uncommitted = storage.clone();
+    let archives: Vec<String> = uncommitted
+        .nodes()
+        .keys()
+        .filter(|p| p.ends_with("/archive"))
+        .cloned()
+        .collect();
+    for path in archives {
+        uncommitted.remove(&path).unwrap();
+    }
+    let (outcome, counting, _) = refused_open(uncommitted.clone());
+    assert_eq!(outcome, Err(Error::InvalidVersion));
+    assert!(counting.inner == uncommitted);
+}
+
+#[test]
+fn damaged_generations_and_restart_keep_every_committed_generation() {
+    let versions: Vec<u32> = (0..50).collect();
+    let mut snapper = open(MemStorage::new(), config());
+    generation(&mut snapper, &versions, 300);
+    let changed: Vec<u32> = versions.iter().map(|v| v + (v % 2)).collect();
+    generation(&mut snapper, &changed, 300);
+    // An interrupted third generation: pack written, no archive.
+    snapper.init_snapshot().unwrap();
+    for i in 0..50u64 {
+        snapper
+            .take_snapshot(ObjectId(i), &page(i, 99, 300))
+            .unwrap();
+    }
+    let storage = snapper.into_storage();
+    let mut snapper = open(storage, config());
+    let gens = snapper.generations();
+    assert_eq!(gens.len(), 3);
+    assert_eq!(gens[2].status, GenerationStatus::NoArchive);
+    restore_all(&mut snapper, &changed, 300);
+    // The next init sweeps the incomplete generation away.
+    generation(&mut snapper, &changed, 300);
+    assert_eq!(snapper.generations().len(), 3);
+    assert!(!files(snapper.storage())
+        .iter()
+        .any(|(p, _)| p.starts_with(&gens[2].name)));
+}
