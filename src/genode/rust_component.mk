@@ -8,7 +8,7 @@
 
 SRC_CC  += shim.cc
 LIBS    += base vfs
-INC_DIR += $(REP_DIR)/include $(REP_DIR)/src/genode/shim
+INC_DIR += $(REP_DIR)/src/include $(REP_DIR)/src/genode/shim
 
 vpath shim.cc $(REP_DIR)/src/genode/shim
 

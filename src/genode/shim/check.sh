@@ -39,7 +39,7 @@ libgcc_inc="$(dirname "$($CXX -print-libgcc-file-name)")/include"
 
 # REP_INC_DIR for x86_64 + 64bit, then each repository's include/,
 # then the compiler's own headers (global.mk: ALL_INC_DIR, LIBGCC_INC_DIR)
-INC="-I$project/include -I$here"
+INC="-I$project/src/include -I$here"
 for rep in base base-linux os; do
 	for spec in spec/x86 spec/x86_64 spec/64bit; do
 		d="$GENODE_DIR/repos/$rep/include/$spec"
@@ -60,7 +60,7 @@ out=$(mktemp -d)
 if [ -z "$cleanup" ]; then cleanup=$out; else cleanup="$cleanup $out"; fi
 
 set -x
-$CXX $FLAGS $INC -x c++ -fsyntax-only "$project/include/snapper_session/connection.h"
+$CXX $FLAGS $INC -x c++ -fsyntax-only "$project/src/include/snapper_session/connection.h"
 $CXX $CC_OPT $INC -x c -fsyntax-only -std=c11 -Wextra -Werror "$here/snapper_genode.h"
 $CXX $FLAGS $INC -c "$here/shim.cc" -o "$out/shim.o"
 set +x
