@@ -12,7 +12,8 @@
 #  3. each member crate sees the same dependencies (requirement, features,
 #     default features, optional, kind, target), version, edition,
 #     rust-version and license in both workspaces;
-#  4. the [profile] tables are equal (needs Python 3.11's tomllib; skipped
+#  4. every component src/Makefile builds (COMPONENTS) is a member;
+#  5. the [profile] tables are equal (needs Python 3.11's tomllib; skipped
 #     with a note without it).
 #
 #   sh src/workspace/check.sh            # check
@@ -56,7 +57,9 @@ if ! "$CARGO" metadata --manifest-path "$ws/Cargo.toml" --locked --format-versio
 fi
 "$CARGO" metadata --manifest-path "$project/Cargo.toml" --locked --format-version 1 >"$tmp/root.json"
 
-python3 - "$tmp/root.json" "$tmp/depot.json" "$project/Cargo.toml" "$here/Cargo.toml.in" <<'EOF'
+components=$(make -s -C "$tmp" -f "$project/src/Makefile" print-components)
+
+python3 - "$tmp/root.json" "$tmp/depot.json" "$project/Cargo.toml" "$here/Cargo.toml.in" "$components" <<'EOF'
 import json, sys
 
 root, depot = (json.load(open(f)) for f in sys.argv[1:3])
@@ -96,7 +99,14 @@ for name, p in sorted(members(depot).items()):
         only_r = set(deps(r)) - set(deps(p))
         errors.append(f"{name}: dependencies differ; depot workspace only: {sorted(only_d)}; root only: {sorted(only_r)}")
 
-# 4. [profile]
+# 4. what src/Makefile builds
+for c in sys.argv[5].split():
+    if c not in members(depot):
+        errors.append(f"{c}: src/Makefile builds it (COMPONENTS), but it is no member of "
+                      f"src/workspace/Cargo.toml.in (add it to members and, like the root, "
+                      f"to [workspace.dependencies])")
+
+# 5. [profile]
 try:
     import tomllib
     rt, dt = (tomllib.load(open(f, "rb")) for f in sys.argv[3:5])
