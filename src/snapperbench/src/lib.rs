@@ -177,8 +177,23 @@ impl Bench<'_> {
         self.payload.len()
     }
 
-    /// Takes every object at its current version and commits.
-    fn take_generation(&mut self, first: bool) -> Result<(), String> {
+    /// Every object's payload at its current version, back to back: made
+    /// before a generation is timed, so that the step measures Snapper and
+    /// not the making of pages a real client already has.
+    fn arena(&self) -> Vec<u8> {
+        let size = self.payload_len();
+        let mut arena = vec![0u8; size * self.versions.len()];
+        for ((id, version), out) in (1u64..)
+            .zip(self.versions.iter())
+            .zip(arena.chunks_mut(size.max(1)))
+        {
+            payload::fill(id, *version, out);
+        }
+        arena
+    }
+
+    /// Takes every object from `arena` (see [`Bench::arena`]) and commits.
+    fn take_generation(&mut self, first: bool, arena: &[u8]) -> Result<(), String> {
         let allowed: &[Reply] = if first {
             &[Reply::Ok, Reply::NoPriorGen]
         } else {
@@ -193,9 +208,11 @@ impl Bench<'_> {
                 "snapperbench: the Snapper root already holds generations; the first snapshot is not a fresh one"
             );
         }
-        for (id, version) in (1u64..).zip(self.versions.iter()) {
-            payload::fill(id, *version, &mut self.payload);
-            let reply = self.client.take_snapshot(id, &self.payload);
+        let size = self.payload_len();
+        for (id, payload) in (1u64..).zip(arena.chunks(size.max(1)).take(self.versions.len())) {
+            let reply = self
+                .client
+                .take_snapshot(id, &payload[..size.min(payload.len())]);
             expect("take_snapshot", reply, &[Reply::Ok])
                 .map_err(|e| format!("object {id}: {e}"))?;
         }
@@ -270,12 +287,14 @@ impl Bench<'_> {
     fn snapper_steps(&mut self) {
         let objects = self.objects();
         let bytes = self.settings.total_bytes();
+        let arena = self.arena();
         if !self.timed(
             |us| Row::moved(step::FIRST, objects, bytes, us),
-            |b| b.take_generation(true),
+            |b| b.take_generation(true, &arena),
         ) {
             return;
         }
+        drop(arena);
         let changed = self.settings.changed_objects();
         for generation in 2..=self.settings.generations {
             // A window of `changed` objects that moves on each generation,
@@ -289,9 +308,10 @@ impl Bench<'_> {
                 }
             }
             let name = step::generation(generation, changed);
+            let arena = self.arena();
             if !self.timed(
                 |us| Row::moved(name, objects, bytes, us),
-                |b| b.take_generation(false),
+                |b| b.take_generation(false, &arena),
             ) {
                 return;
             }
