@@ -474,3 +474,48 @@ fn damaged_generations_and_restart_keep_every_committed_generation() {
         .iter()
         .any(|(p, _)| p.starts_with(&gens[2].name)));
 }
+
+#[test]
+fn inspection_sees_what_restore_and_the_sweep_would() {
+    let versions = vec![0u32; 20];
+    let mut snapper = open(MemStorage::new(), config());
+    generation(&mut snapper, &versions, 200);
+    let gen = snapper.generations()[0].clone();
+    let report = snapper.verify_generation(gen.generation).unwrap();
+    assert_eq!((report.objects, report.copies), (20, 20));
+    assert!(report.damaged.is_empty() && report.lost.is_empty());
+    assert!(snapper.unused_files().unwrap().is_empty());
+
+    // Damage object 3's payload: verify names it, the pack's own index too.
+    let pack = format!("{}/pack/1/0", gen.name);
+    let Some(MemNode::File(bytes)) = snapper.storage_mut().nodes_mut().get_mut(&pack) else {
+        panic!("no {pack}");
+    };
+    bytes[3 * 200 + 5] ^= 0x10;
+    let report = snapper.verify_generation(gen.generation).unwrap();
+    assert_eq!(report.lost, vec![ObjectId(3)]);
+    assert_eq!(report.damaged.len(), 1);
+    let usage = snapper.pack_usage();
+    assert_eq!(usage.len(), 1);
+    let check = snapper.check_pack(usage[0].pack);
+    assert_eq!((check.intact.len(), check.damaged), (19, 1));
+
+    // An aborted generation leaves a pack the sweep would delete.
+    snapper.init_snapshot().unwrap();
+    snapper
+        .take_snapshot(ObjectId(99), &page(99, 1, 100))
+        .unwrap();
+    let storage = snapper.into_storage();
+    let mut snapper = open(storage, config());
+    let unused = snapper.unused_files().unwrap();
+    assert!(
+        !unused.is_empty(),
+        "the aborted generation's pack is unused"
+    );
+    assert!(
+        unused.iter().all(|p| !p.starts_with(&gen.name)),
+        "{unused:?}"
+    );
+    snapper.purge_zombies().unwrap();
+    assert!(snapper.unused_files().unwrap().is_empty());
+}

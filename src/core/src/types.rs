@@ -13,21 +13,6 @@ pub struct ObjectId(pub u64);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Generation(pub u32);
 
-/// The number of a snapshot file within the generation that created it,
-/// counting from 0 without gaps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct FileNumber(pub u32);
-
-/// Where one copy of an object's content lives: a file of some generation.
-/// Paths are derived from this, never stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct FileRef {
-    /// The generation whose directory holds the file.
-    pub generation: Generation,
-    /// The file's number within that generation.
-    pub file: FileNumber,
-}
-
 /// The number of a pack file within the generation that wrote it, counting
 /// from 0 without gaps (format 2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -100,11 +85,5 @@ impl fmt::Display for PackRef {
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}+{:#x}", self.pack, self.offset)
-    }
-}
-
-impl fmt::Display for FileRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{:x}", self.generation.0, self.file.0)
     }
 }

@@ -13,6 +13,7 @@
 
 mod catalog;
 mod create;
+pub mod inspect;
 mod purge;
 mod read;
 mod restore;
@@ -28,7 +29,7 @@ use crate::format::DecodeError;
 use crate::storage::Storage;
 use crate::types::Generation;
 
-pub use crate::snapper::{Level, Platform};
+pub use crate::platform::{Level, Platform};
 pub use catalog::PackUsage;
 
 use catalog::Catalog;
@@ -146,7 +147,7 @@ pub(crate) struct Ctx<S: Storage, P: Platform> {
 macro_rules! log {
     ($ctx:expr, $level:expr, $($arg:tt)*) => {{
         let level = $level;
-        if level != $crate::snapper::Level::Debug || $ctx.config.verbose {
+        if level != $crate::platform::Level::Debug || $ctx.config.verbose {
             $ctx.platform.log(level, format_args!($($arg)*))
         }
     }};
