@@ -144,15 +144,24 @@ fn packs_are_bounded_by_pack_size() {
 
 #[test]
 fn an_unchanged_generation_writes_no_payload() {
-    let versions = vec![0u32; 500];
-    let mut snapper = open(Counting::new(MemStorage::new()), config());
-    generation(&mut snapper, &versions, 1000);
-    snapper.storage_mut().reset();
-    generation(&mut snapper, &versions, 1000);
-    let storage = snapper.storage();
-    assert_eq!(storage.count("write_new_file"), 1, "only the archive");
-    assert_eq!(storage.count("read_at"), 0);
-    assert_eq!(snapper.last_snapshot_stats().payloads_written, 0);
+    // 4-byte payloads as the seed's test: the pack's index outweighs its
+    // payloads, which must not make the pack look sparse (a regression
+    // seen on Genode: every object copied forward).
+    for size in [4, 1000] {
+        let versions = vec![0u32; 500];
+        let mut snapper = open(Counting::new(MemStorage::new()), config());
+        generation(&mut snapper, &versions, size);
+        snapper.storage_mut().reset();
+        generation(&mut snapper, &versions, size);
+        let storage = snapper.storage();
+        assert_eq!(storage.count("write_new_file"), 1, "only the archive");
+        assert_eq!(storage.count("read_at"), 0);
+        assert_eq!(
+            snapper.last_snapshot_stats().payloads_written,
+            0,
+            "size {size}"
+        );
+    }
 }
 
 #[test]
@@ -255,13 +264,16 @@ fn sparse_packs_are_copied_forward_and_deleted() {
         let (disk, live) = snapper.disk_and_live_bytes();
         worst = worst.max(disk as f64 / live as f64);
     }
-    let on_disk: usize = files(snapper.storage())
+    let packs: Vec<u64> = files(snapper.storage())
         .iter()
         .filter(|(p, _)| p.contains("/pack/"))
-        .map(|(_, l)| l)
-        .sum();
+        .map(|(_, l)| *l as u64)
+        .collect();
+    let on_disk: u64 = packs.iter().sum();
     let (disk, live) = snapper.disk_and_live_bytes();
-    assert_eq!(on_disk as u64, disk, "every pack on disk is accounted for");
+    // Every pack on disk is accounted for: payloads plus 28 index bytes a
+    // payload (0.7 % of a 4 KiB page) and a 32-byte trailer.
+    assert!(disk <= on_disk && on_disk <= disk + disk / 100 + 32 * packs.len() as u64);
     assert!(
         worst <= 2.5,
         "disk / live bytes reached {worst:.2} (now {disk} on disk for {live} live)"

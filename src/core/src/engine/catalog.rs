@@ -33,13 +33,13 @@ pub(crate) struct GenRecord {
     pub unreadable: bool,
 }
 
-/// Where a generation's packs are and how long each is: learnt from any
+/// Where a generation's packs are and their payload bytes: learnt from any
 /// valid archive that uses them, so it outlives the generation's own
 /// archive.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Packs {
     pub fanout: u32,
-    pub lengths: Vec<u64>,
+    pub payload_bytes: Vec<u64>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -54,8 +54,8 @@ struct PackUse {
 pub struct PackUsage {
     /// The pack.
     pub pack: PackRef,
-    /// Its file length, when known.
-    pub file_len: Option<u64>,
+    /// Its payload bytes (where its index starts), when known.
+    pub payload_bytes: Option<u64>,
     /// Bytes of payloads some valid archive uses.
     pub live_bytes: u64,
     /// Payloads some valid archive uses.
@@ -102,10 +102,10 @@ impl Catalog {
 
     /// Remembers where a generation's packs are; the first word is kept
     /// (packs never change once written).
-    pub fn learn(&mut self, generation: Generation, fanout: u32, lengths: &[u64]) {
+    pub fn learn(&mut self, generation: Generation, fanout: u32, payload_bytes: &[u64]) {
         self.packs.entry(generation).or_insert_with(|| Packs {
             fanout,
-            lengths: lengths.into(),
+            payload_bytes: payload_bytes.into(),
         });
     }
 
@@ -128,7 +128,7 @@ impl Catalog {
             generation,
             name: record.name.as_str().into(),
             fanout: packs.fanout,
-            packs: packs.lengths.clone(),
+            packs: packs.payload_bytes.clone(),
         })
     }
 
@@ -172,14 +172,14 @@ impl Catalog {
         let Some(used) = self.uses.get(&pack) else {
             return false;
         };
-        self.pack_len(pack)
+        self.payload_bytes(pack)
             .is_some_and(|len| used.live_bytes.saturating_mul(2) < len)
     }
 
-    pub fn pack_len(&self, pack: PackRef) -> Option<u64> {
+    pub fn payload_bytes(&self, pack: PackRef) -> Option<u64> {
         self.packs
             .get(&pack.generation)
-            .and_then(|p| p.lengths.get(pack.pack.0 as usize))
+            .and_then(|p| p.payload_bytes.get(pack.pack.0 as usize))
             .copied()
     }
 
@@ -189,19 +189,20 @@ impl Catalog {
             .iter()
             .map(|(pack, used)| PackUsage {
                 pack: *pack,
-                file_len: self.pack_len(*pack),
+                payload_bytes: self.payload_bytes(*pack),
                 live_bytes: used.live_bytes,
                 live_payloads: u32::try_from(used.payloads.len()).unwrap_or(u32::MAX),
             })
             .collect()
     }
 
-    /// Bytes of every pack file some valid archive uses, and of the
-    /// payloads they use.
+    /// Payload bytes of every pack some valid archive uses, and of the
+    /// payloads in them that are used: what the garbage bound is stated
+    /// over (a pack's index and trailer add 28 bytes per payload and 32).
     pub fn disk_and_live_bytes(&self) -> (u64, u64) {
         self.uses.iter().fold((0, 0), |(disk, live), (pack, used)| {
             (
-                disk + self.pack_len(*pack).unwrap_or(used.live_bytes),
+                disk + self.payload_bytes(*pack).unwrap_or(used.live_bytes),
                 live + used.live_bytes,
             )
         })

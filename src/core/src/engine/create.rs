@@ -37,6 +37,7 @@ const COPY_FORWARD_SHARE: u64 = 8;
 /// that no object already taken is lost.
 struct Unwritten {
     number: PackNumber,
+    payload_bytes: u64,
     bytes: Vec<u8>,
 }
 
@@ -46,7 +47,7 @@ pub(crate) struct Creation {
     name: GenerationName,
     created: u64,
     fanout: u32,
-    /// Lengths of the packs written so far, by number.
+    /// Payload bytes of the packs written so far, by number.
     packs: Vec<u64>,
     current: Option<PackBuilder>,
     unwritten: Option<Unwritten>,
@@ -309,8 +310,9 @@ fn flush<S: Storage, P: Platform>(
         return Ok(());
     };
     let number = pack.number();
+    let payload_bytes = pack.payload_bytes();
     let bytes = pack.finish();
-    write_pack(ctx, creation, number, bytes)
+    write_pack(ctx, creation, number, payload_bytes, bytes)
 }
 
 fn retry_unwritten<S: Storage, P: Platform>(
@@ -333,13 +335,20 @@ fn retry_unwritten<S: Storage, P: Platform>(
             return Err(Error::StorageFailed);
         }
     }
-    write_pack(ctx, creation, unwritten.number, unwritten.bytes)
+    write_pack(
+        ctx,
+        creation,
+        unwritten.number,
+        unwritten.payload_bytes,
+        unwritten.bytes,
+    )
 }
 
 fn write_pack<S: Storage, P: Platform>(
     ctx: &mut Ctx<S, P>,
     creation: &mut Creation,
     number: PackNumber,
+    payload_bytes: u64,
     bytes: Vec<u8>,
 ) -> Result<(), Error> {
     let dirs = layout::pack_dirs(creation.name.as_str(), creation.fanout, number);
@@ -352,7 +361,11 @@ fn write_pack<S: Storage, P: Platform>(
             Err(e) => {
                 creation.failed_writes = true;
                 log!(ctx, Level::Error, "cannot create directory '{dir}': {e}");
-                creation.unwritten = Some(Unwritten { number, bytes });
+                creation.unwritten = Some(Unwritten {
+                    number,
+                    payload_bytes,
+                    bytes,
+                });
                 return Err(Error::StorageFailed);
             }
         }
@@ -366,7 +379,11 @@ fn write_pack<S: Storage, P: Platform>(
             Level::Error,
             "cannot write pack '{path}': {e}; its objects are kept and the write retried"
         );
-        creation.unwritten = Some(Unwritten { number, bytes });
+        creation.unwritten = Some(Unwritten {
+            number,
+            payload_bytes,
+            bytes,
+        });
         return Err(Error::StorageFailed);
     }
     let index = number.0 as usize;
@@ -374,7 +391,7 @@ fn write_pack<S: Storage, P: Platform>(
         creation.packs.resize(index + 1, 0);
     }
     if let Some(slot) = creation.packs.get_mut(index) {
-        *slot = bytes.len() as u64;
+        *slot = payload_bytes;
     }
     creation.stats.packs_written += 1;
     creation.stats.pack_bytes += bytes.len() as u64;

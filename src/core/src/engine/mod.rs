@@ -82,7 +82,7 @@ pub struct GenerationInfo {
     pub status: GenerationStatus,
     /// Objects in its archive (valid generations only).
     pub objects: u32,
-    /// Lengths of the pack files it wrote (when known).
+    /// Payload bytes of the packs it wrote (when known).
     pub packs: Option<Vec<u64>>,
 }
 
@@ -238,7 +238,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
                     .ctx
                     .catalog
                     .packs_of(*generation)
-                    .map(|p| p.lengths.clone()),
+                    .map(|p| p.payload_bytes.clone()),
             })
             .collect()
     }
@@ -248,8 +248,8 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         self.ctx.catalog.usage()
     }
 
-    /// Bytes of the pack files valid archives use, and of the payloads in
-    /// them that are used: the garbage bound is stated over these.
+    /// Payload bytes of the packs valid archives use, and of the payloads
+    /// in them that are used: the garbage bound is stated over these.
     pub fn disk_and_live_bytes(&self) -> (u64, u64) {
         self.ctx.catalog.disk_and_live_bytes()
     }
@@ -274,7 +274,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
                 name,
                 created,
                 fanout: own.map_or(0, |p| p.fanout),
-                packs: own.map(|p| p.lengths.clone()).unwrap_or_default(),
+                packs: own.map(|p| p.payload_bytes.clone()).unwrap_or_default(),
                 sources: loaded.sources,
                 entries: loaded.entries,
             }
