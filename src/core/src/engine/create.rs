@@ -16,7 +16,7 @@ use alloc::vec::Vec;
 use crate::archive::{self, Archive, Copies, Entry, Header, Source, Stored};
 use crate::error::Error;
 use crate::layout::{self, GenerationName, ARCHIVE, ARCHIVE_TMP, PACK_DIR};
-use crate::pack::PackBuilder;
+use crate::pack::{FinishedPack, PackBuilder};
 use crate::storage::{Storage, StorageError};
 use crate::types::{Digest, Generation, ObjectId, PackNumber, PackRef};
 
@@ -37,8 +37,7 @@ const COPY_FORWARD_SHARE: u64 = 8;
 /// that no object already taken is lost.
 struct Unwritten {
     number: PackNumber,
-    payload_bytes: u64,
-    bytes: Vec<u8>,
+    pack: FinishedPack,
 }
 
 /// The generation being created.
@@ -279,8 +278,13 @@ fn append<S: Storage, P: Platform>(
             .next_pack
             .checked_add(1)
             .ok_or(Error::StorageFailed)?;
-        let capacity = pack_size.max(payload.len() as u64) as usize;
-        creation.current = Some(PackBuilder::new(generation, number, capacity));
+        // The previous pack's buffer, once written, is reused: no fresh
+        // allocation (on Genode: no new dataspace to fault in) per pack.
+        let buffer = ctx
+            .spare_pack
+            .take()
+            .unwrap_or_else(|| Vec::with_capacity(pack_size.max(payload.len() as u64) as usize));
+        creation.current = Some(PackBuilder::new(generation, number, buffer));
     }
     let Some(pack) = creation.current.as_mut() else {
         return Err(Error::StorageFailed);
@@ -310,9 +314,7 @@ fn flush<S: Storage, P: Platform>(
         return Ok(());
     };
     let number = pack.number();
-    let payload_bytes = pack.payload_bytes();
-    let bytes = pack.finish();
-    write_pack(ctx, creation, number, payload_bytes, bytes)
+    write_pack(ctx, creation, number, pack.finish())
 }
 
 fn retry_unwritten<S: Storage, P: Platform>(
@@ -335,21 +337,14 @@ fn retry_unwritten<S: Storage, P: Platform>(
             return Err(Error::StorageFailed);
         }
     }
-    write_pack(
-        ctx,
-        creation,
-        unwritten.number,
-        unwritten.payload_bytes,
-        unwritten.bytes,
-    )
+    write_pack(ctx, creation, unwritten.number, unwritten.pack)
 }
 
 fn write_pack<S: Storage, P: Platform>(
     ctx: &mut Ctx<S, P>,
     creation: &mut Creation,
     number: PackNumber,
-    payload_bytes: u64,
-    bytes: Vec<u8>,
+    pack: FinishedPack,
 ) -> Result<(), Error> {
     let dirs = layout::pack_dirs(creation.name.as_str(), creation.fanout, number);
     for (depth, dir) in dirs.iter().enumerate().skip(1) {
@@ -361,30 +356,30 @@ fn write_pack<S: Storage, P: Platform>(
             Err(e) => {
                 creation.failed_writes = true;
                 log!(ctx, Level::Error, "cannot create directory '{dir}': {e}");
-                creation.unwritten = Some(Unwritten {
-                    number,
-                    payload_bytes,
-                    bytes,
-                });
+                creation.unwritten = Some(Unwritten { number, pack });
                 return Err(Error::StorageFailed);
             }
         }
     }
     creation.open_dirs = dirs;
     let path = layout::pack_path(creation.name.as_str(), creation.fanout, number);
-    if let Err(e) = ctx.storage.write_new_file(&path, &[&bytes]) {
+    if let Err(e) = ctx
+        .storage
+        .write_new_file(&path, &[&pack.payloads, &pack.tail])
+    {
         creation.failed_writes = true;
         log!(
             ctx,
             Level::Error,
             "cannot write pack '{path}': {e}; its objects are kept and the write retried"
         );
-        creation.unwritten = Some(Unwritten {
-            number,
-            payload_bytes,
-            bytes,
-        });
+        creation.unwritten = Some(Unwritten { number, pack });
         return Err(Error::StorageFailed);
+    }
+    let payload_bytes = pack.payloads.len() as u64;
+    let file_len = pack.len();
+    if ctx.spare_pack.is_none() {
+        ctx.spare_pack = Some(pack.payloads);
     }
     let index = number.0 as usize;
     if creation.packs.len() <= index {
@@ -394,7 +389,7 @@ fn write_pack<S: Storage, P: Platform>(
         *slot = payload_bytes;
     }
     creation.stats.packs_written += 1;
-    creation.stats.pack_bytes += bytes.len() as u64;
+    creation.stats.pack_bytes += file_len;
     Ok(())
 }
 

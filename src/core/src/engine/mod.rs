@@ -141,6 +141,8 @@ pub(crate) struct Ctx<S: Storage, P: Platform> {
     pub last_created: u64,
     pub last_stats: SnapshotStats,
     pub scratch: Vec<u8>,
+    /// The payload buffer of the last pack written, kept for the next one.
+    pub spare_pack: Option<Vec<u8>>,
 }
 
 /// Formats a log line through the platform, skipping debug lines unless verbose.
@@ -183,6 +185,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             last_created: 0,
             last_stats: SnapshotStats::default(),
             scratch: Vec::new(),
+            spare_pack: None,
         };
         read::scan(&mut ctx)?;
         Ok(Snapper {
