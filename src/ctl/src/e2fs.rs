@@ -7,7 +7,7 @@
 //! minus what has been removed. Removals are queued and applied at each
 //! `sync` in one debugfs run, and then checked by reading the image again.
 //! The engine's order is kept: a purge removes the archive and syncs, which
-//! applies that removal, before any snapshot file is deleted.
+//! applies that removal, before any pack is deleted.
 
 use std::collections::BTreeSet;
 use std::io::Write;

@@ -19,9 +19,12 @@ fn image_and_directory_give_the_same_answers() {
     for args in [
         &["list"][..],
         &["verify"],
+        &["verify", "3"],
         &["du"],
         &["show", "latest"],
         &["show", "1"],
+        &["gc", "--dry-run"],
+        &["purge", "1", "2", "--dry-run"],
     ] {
         let from_dir = scrub(json(&dir, args, 0));
         let from_image = scrub(json(&image, args, 0));
@@ -40,7 +43,8 @@ fn image_and_directory_give_the_same_answers() {
     let verified = json(&image, &["verify"], 0);
     assert_eq!(verified["ok"], true);
     assert_eq!(verified["objects_lost"], 0);
-    assert!(verified["files_checked"].as_u64() > Some(OBJECTS));
+    assert!(verified["copies_checked"].as_u64() > Some(OBJECTS * u64::from(GENERATIONS)));
+    assert_eq!(verified["packs_checked"], 40);
 
     // Restore every generation whole from both; every byte as written.
     for round in 0..GENERATIONS {
@@ -96,16 +100,16 @@ fn a_damaged_root_reads_the_same_through_an_image() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("root");
     build_root(&dir);
-    // Lose object 0's only copy for generations 1 and 2 (the fresh copy of
-    // generation 3 keeps the later ones restorable).
+    // Lose generation 1's first pack: objects whose only copies were in
+    // it are lost in generations 1 and 2.
     let copies = common::copies(&dir, "1", 0);
-    fs::remove_file(dir.join(&copies[0])).expect("delete");
+    fs::remove_file(dir.join(&copies[0].path)).expect("delete");
     let image = tmp.path().join("damaged.img");
     image_of(&dir, &image);
     let from_dir = scrub(json(&dir, &["verify"], 1));
     let from_image = scrub(json(&image, &["verify"], 1));
     assert_eq!(from_dir, from_image);
-    assert_eq!(from_image["objects_lost"], 2);
+    assert!(from_image["objects_lost"].as_u64() > Some(0));
 }
 
 #[test]
