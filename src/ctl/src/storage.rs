@@ -38,9 +38,18 @@ impl ImageStorage {
         let fs = Ext4::load_from_path(image).map_err(|e| {
             // A mounted file system changes under the reader (and its
             // journal may carry features a clean image does not): say so.
-            let hint = crate::e2fs::in_use(image).map_or(String::new(), |place| {
-                format!("; it is {place}: unmount it, or give the mounted directory as the root")
-            });
+            let hint = match crate::e2fs::in_use(image) {
+                Some(place) => format!(
+                    "; it is {place}: unmount it, or give the mounted directory as the root"
+                ),
+                None if crate::e2fs::needs_recovery(image) == Some(true) => {
+                    "; its journal needs recovery (the system that wrote it was killed): \
+                     snapperctl does not replay journals yet, so replay it on a copy \
+                     (cp IMAGE COPY && e2fsck -fy COPY) and give the copy as the root"
+                        .to_string()
+                }
+                None => String::new(),
+            };
             format!("{}: not a readable ext4 image ({e}){hint}", image.display())
         })?;
         let base = dir.trim_end_matches('/');
