@@ -584,3 +584,48 @@ fn garbage_stays_bounded_whatever_the_sequence() {
         worst.1
     );
 }
+
+#[test]
+fn hints_link_unchanged_objects_without_their_payload() {
+    let n = 60usize;
+    let versions = vec![0u32; n];
+    let config = Config {
+        redundancy: 2,
+        ..config()
+    };
+    let mut snapper = open(Counting::new(MemStorage::new()), config);
+    assert_eq!(
+        snapper.take_unchanged(ObjectId(1)),
+        Err(Error::InvalidState)
+    );
+    generation(&mut snapper, &versions, 700);
+    for round in 0..3 {
+        snapper.init_snapshot().unwrap();
+        for id in 0..n as u64 {
+            snapper.take_unchanged(ObjectId(id)).expect("hint");
+        }
+        // An id the base does not hold: refused, nothing stored for it.
+        assert_eq!(snapper.take_unchanged(ObjectId(999)), Err(Error::NoMatches));
+        snapper.commit_snapshot().unwrap();
+        let stats = snapper.last_snapshot_stats();
+        assert_eq!((stats.objects, stats.hinted), (n as u64, n as u64));
+        if round == 0 {
+            assert_eq!(stats.payloads_written, 0, "copies not yet due");
+        }
+    }
+    // Redundancy copies came due and were made from the stored bytes.
+    let latest = snapper.generations().last().unwrap().generation;
+    let archive = snapper.archive(latest).unwrap();
+    assert!(
+        archive.entries.iter().all(|e| e.copies.len() >= 2),
+        "{:?}",
+        archive.entries[0]
+    );
+    restore_all(&mut snapper, &versions, 700);
+    snapper.open_generation(None).unwrap();
+    let mut buf = vec![0u8; 700];
+    assert_eq!(
+        snapper.restore(ObjectId(999), &mut buf),
+        Err(Error::NoMatches)
+    );
+}

@@ -167,7 +167,7 @@ pub(crate) fn take<S: Storage, P: Platform>(
         .filter(|old| old.digest == digest && old.size == size)
         .map(|old| old.copies);
     let copies = match unchanged {
-        Some(old) => keep_unchanged(ctx, creation, id, payload, old)?,
+        Some(old) => keep_unchanged(ctx, creation, id, Some(payload), old)?,
         None => match find_equal(ctx, creation, digest, size) {
             Some(copies) => {
                 creation.stats.deduplicated += 1;
@@ -192,11 +192,14 @@ pub(crate) fn take<S: Storage, P: Platform>(
 
 /// An object equal to the base's: link to its copies, unless a budgeted
 /// extra copy is due (redundancy, or its newest copy sits in a sparse pack).
+/// Without the payload (a client's hint), the copy is made from the newest
+/// stored copy, read back and checked; if that fails, the object is linked
+/// and the copy left for a later generation.
 fn keep_unchanged<S: Storage, P: Platform>(
     ctx: &mut Ctx<S, P>,
     creation: &mut Creation,
     id: ObjectId,
-    payload: &[u8],
+    payload: Option<&[u8]>,
     old: Copies,
 ) -> Result<Copies, Error> {
     let newest = *old.newest();
@@ -209,6 +212,24 @@ fn keep_unchanged<S: Storage, P: Platform>(
     if !owes_copy && !sparse {
         return Ok(old);
     }
+    let read_back;
+    let payload = match payload {
+        Some(payload) => payload,
+        None => match read_stored(ctx, &newest) {
+            Some(bytes) => {
+                read_back = bytes;
+                &read_back
+            }
+            None => {
+                log!(
+                    ctx,
+                    Level::Warning,
+                    "object {id}: its stored copy did not read back intact; linked without the extra copy"
+                );
+                return Ok(old);
+            }
+        },
+    };
     let fresh = append(ctx, creation, id, payload)?;
     if sparse {
         creation.forward_budget -= u64::from(newest.length);
@@ -223,6 +244,58 @@ fn keep_unchanged<S: Storage, P: Platform>(
     Ok(Copies::prepend(fresh, &old, |c| {
         !catalog.is_sparse(c.pack_ref())
     }))
+}
+
+/// The stored bytes of a copy the base uses, read and CRC-checked; `None`
+/// if they do not read back intact (or use a codec other than raw).
+fn read_stored<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>, copy: &Stored) -> Option<Vec<u8>> {
+    if copy.codec != crate::pack::Codec::RAW {
+        return None;
+    }
+    let source = ctx
+        .base
+        .as_ref()
+        .and_then(|base| base.source(copy.generation))?;
+    let path = layout::pack_path(&source.name, source.fanout, copy.pack);
+    let mut bytes = alloc::vec![0u8; copy.length as usize];
+    let read = ctx
+        .storage
+        .read_at(&path, u64::from(copy.offset), &mut bytes)
+        .ok()?;
+    (read == bytes.len() && crate::format::crc32(&[&bytes]) == copy.crc).then_some(bytes)
+}
+
+/// Takes an object the client says is unchanged since the base, without
+/// its payload: linked to the base's copies, no digest computed. An id the
+/// base does not hold is refused (NoMatches): nothing is guessed.
+pub(crate) fn take_unchanged<S: Storage, P: Platform>(
+    ctx: &mut Ctx<S, P>,
+    creation: &mut Creation,
+    id: ObjectId,
+) -> Result<(), Error> {
+    let Some(old) = ctx
+        .base
+        .as_ref()
+        .and_then(|base| archive::find_entry(&base.entries, id))
+        .copied()
+    else {
+        log!(
+            ctx,
+            Level::Warning,
+            "object {id}: hinted unchanged, but the base generation does not hold it; not stored"
+        );
+        return Err(Error::NoMatches);
+    };
+    let copies = keep_unchanged(ctx, creation, id, None, old.copies)?;
+    creation.entries.push(Entry {
+        id,
+        size: old.size,
+        digest: old.digest,
+        copies,
+    });
+    creation.stats.objects += 1;
+    creation.stats.hinted += 1;
+    Ok(())
 }
 
 /// Content stored under another id: in this generation, or in the base.

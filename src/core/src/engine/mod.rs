@@ -99,6 +99,8 @@ pub struct SnapshotStats {
     pub copied_forward: u64,
     /// Objects linked to equal content stored under another id.
     pub deduplicated: u64,
+    /// Objects the client said were unchanged (no payload, no digest).
+    pub hinted: u64,
     /// Pack files written.
     pub packs_written: u64,
     /// Bytes of the pack files.
@@ -340,6 +342,19 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         match &mut self.phase {
             Phase::Creation(creation) => create::take(&mut self.ctx, creation, id, payload),
             _ => Err(self.wrong_state("take_snapshot")),
+        }
+    }
+
+    /// Takes object `id` as unchanged since the base generation, without
+    /// its payload (the client knows it did not write it): the new
+    /// generation links to the base's copies, no digest is computed. The
+    /// server cannot check the claim (it never sees the bytes): a client
+    /// that hints a changed object loses that change. An id the base does
+    /// not hold answers NoMatches and nothing is stored.
+    pub fn take_unchanged(&mut self, id: crate::types::ObjectId) -> Result<(), Error> {
+        match &mut self.phase {
+            Phase::Creation(creation) => create::take_unchanged(&mut self.ctx, creation, id),
+            _ => Err(self.wrong_state("take_unchanged")),
         }
     }
 
