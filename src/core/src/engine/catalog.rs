@@ -62,6 +62,15 @@ pub struct PackUsage {
     pub live_payloads: u32,
 }
 
+impl PackUsage {
+    /// Less than half of its payload bytes are used: copy-forward moves the
+    /// used ones out of it (the engine's own rule, for tools to report).
+    pub fn is_sparse(&self) -> bool {
+        self.payload_bytes
+            .is_some_and(|bytes| self.live_bytes.saturating_mul(2) < bytes)
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Catalog {
     pub gens: BTreeMap<Generation, GenRecord>,
@@ -172,8 +181,13 @@ impl Catalog {
         let Some(used) = self.uses.get(&pack) else {
             return false;
         };
-        self.payload_bytes(pack)
-            .is_some_and(|len| used.live_bytes.saturating_mul(2) < len)
+        PackUsage {
+            pack,
+            payload_bytes: self.payload_bytes(pack),
+            live_bytes: used.live_bytes,
+            live_payloads: 0,
+        }
+        .is_sparse()
     }
 
     pub fn payload_bytes(&self, pack: PackRef) -> Option<u64> {

@@ -217,9 +217,14 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             .iter()
             .map(|(g, r)| (*g, r.clone()))
             .collect();
-        for (generation, record) in records {
+        for (generation, mut record) in records {
             if horizon.is_some_and(|h| generation <= h) {
                 continue;
+            }
+            // purge_zombies deletes a damaged generation as garbage when
+            // integrity=no (with integrity=yes the horizon kept it above).
+            if matches!(record.status, GenerationStatus::Damaged(_)) {
+                record.status = GenerationStatus::NoArchive;
             }
             let mut dirs = alloc::vec![String::from(record.name.as_str())];
             while let Some(dir) = dirs.pop() {
