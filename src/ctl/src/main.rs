@@ -1557,7 +1557,7 @@ fn du_report<S: Storage>(session: &mut Session<S>) -> Result<DuReport, Failure> 
             packs_in_use: own.len(),
             pack_payload_bytes: own.iter().filter_map(|u| u.payload_bytes).sum(),
             live_bytes: own.iter().map(|u| u.live_bytes).sum(),
-            sparse_packs: own.iter().filter(|u| is_sparse(u)).count(),
+            sparse_packs: own.iter().filter(|u| u.is_sparse()).count(),
             bytes_exclusive: exclusive,
         });
     }
@@ -1569,7 +1569,7 @@ fn du_report<S: Storage>(session: &mut Session<S>) -> Result<DuReport, Failure> 
             .map(|p| session.engine.storage_mut().file_size(p).unwrap_or(0))
             .sum()
     });
-    let sparse: Vec<_> = usage.iter().filter(|u| is_sparse(u)).collect();
+    let sparse: Vec<_> = usage.iter().filter(|u| u.is_sparse()).collect();
     Ok(DuReport {
         generations: rows,
         bytes_stored,
@@ -1593,15 +1593,6 @@ fn du_report<S: Storage>(session: &mut Session<S>) -> Result<DuReport, Failure> 
         unused_files: unused.as_ref().map(Vec::len),
         unused_bytes,
     })
-}
-
-/// Less than half of the pack's payload bytes are live: the catalog's rule
-/// for copying forward (`Catalog::is_sparse`), which `PackUsage` does not
-/// carry. TEMPORARY: to be replaced by the core's own answer.
-fn is_sparse(usage: &snapper_core::PackUsage) -> bool {
-    usage
-        .payload_bytes
-        .is_some_and(|len| usage.live_bytes.saturating_mul(2) < len)
 }
 
 fn du(root: &RootSpec, g: &Global) -> Outcome {
@@ -1897,23 +1888,7 @@ fn gc(
     let outcome = if dry_run {
         let unused = session.engine.unused_files();
         session.flush_log();
-        let mut unused = unused.map_err(|e| engine_failure("gc --dry-run", e))?;
-        if drop_damaged {
-            // TEMPORARY, until unused_files() lists them itself: under
-            // integrity=no, purge_zombies deletes a damaged archive too, and
-            // unused_files() leaves it out.
-            for view in session
-                .gens
-                .iter()
-                .filter(|v| matches!(v.status, Status::Damaged(_)))
-            {
-                let archive = archive_path(&view.name);
-                if !unused.contains(&archive) {
-                    unused.push(archive);
-                }
-            }
-            unused.sort();
-        }
+        let unused = unused.map_err(|e| engine_failure("gc --dry-run", e))?;
         for path in unused {
             let size = session.engine.storage_mut().file_size(&path).unwrap_or(0);
             report.files.push(GcFile { path, size });
