@@ -130,6 +130,10 @@ pub struct Run {
     pub ops_after: Vec<u64>,
     /// The snapshot counters of every commit that returned Ok, summed.
     pub stats: SnapshotStats,
+    /// What the generation being created held at each commit that failed
+    /// and left it open: if the rename took effect before the error, a
+    /// restart finds it valid with the content of that attempt.
+    pub attempted: Vec<Content>,
 }
 
 /// Adds `b`'s counters to `a`'s.
@@ -307,8 +311,23 @@ pub fn run_steps_counted<S: Storage>(
             }
             // A failed commit leaves the generation open: later takes
             // (after an init refused for that reason) go into it.
-            (Step::Commit, Err(_)) if snapper.state() == State::Creation => {}
-            (Step::Commit | Step::Abort, _) => pending = None,
+            (Step::Commit, Err(_)) if snapper.state() == State::Creation => {
+                if let Some(content) = pending.as_ref() {
+                    run.attempted.push(content.clone());
+                }
+            }
+            // A commit whose last sync failed answers an error with the
+            // archive in place: the generation is valid, with what was
+            // taken (not committed: a client cannot count on it).
+            (Step::Commit, Err(_)) => {
+                let newest = valid_set(snapper).last().copied();
+                if let (Some(content), Some(newest)) = (pending.take(), newest) {
+                    if !run.valid[index].contains(&newest) {
+                        run.content.insert(newest, content);
+                    }
+                }
+            }
+            (Step::Abort, _) => pending = None,
             _ => {}
         }
         if run.cut_step.is_none() && is_cut(snapper.storage()) {
