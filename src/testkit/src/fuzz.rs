@@ -192,6 +192,27 @@ pub fn config(data: &[u8]) {
     }
 }
 
+/// Whether target `name`'s decoder accepts `data` (how deep mutations
+/// reach: an input rejected by the first check exercises little).
+pub fn accepts(name: &str, data: &[u8]) -> bool {
+    match name {
+        "archive" => Archive::decode(data).is_ok(),
+        "pack" => pack::check(data).is_ok(),
+        "pack_index" => data.split_first_chunk::<4>().is_some_and(|(head, index)| {
+            let trailer = PackTrailer {
+                generation: Generation(1),
+                pack: PackNumber(0),
+                records: (index.len() / PACK_RECORD_LEN) as u32,
+                index_offset: u32::from_le_bytes(*head),
+                index_crc: crc32(&[index]),
+            };
+            pack::parse_index(&trailer, index).is_ok()
+        }),
+        "config" => std::str::from_utf8(data).is_ok_and(|text| Config::from_xml(text).is_ok()),
+        _ => false,
+    }
+}
+
 /// A fuzz target's body.
 pub type Target = fn(&[u8]);
 
