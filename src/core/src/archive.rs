@@ -43,6 +43,7 @@ impl Stored {
         Location {
             pack: self.pack_ref(),
             offset: self.offset,
+            length: self.length,
         }
     }
 

@@ -53,6 +53,22 @@ pub const ARCHIVE_HEADER_LEN: usize = 16;
 /// build recognises in order to refuse it.
 pub const FORMAT_1: u16 = 1;
 
+/// Whether `file` is a whole archive of either format whose CRC checks out
+/// (header and body length as recorded). Tells an archive of another
+/// format from a damaged one: a bit flip in the version field must not pass
+/// for a format-1 archive.
+pub fn archive_checksum_ok(file: &[u8]) -> bool {
+    let field = |at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(file.get(at..at + 4)?.try_into().ok()?))
+    };
+    let (Some(body_len), Some(stored)) = (field(8), field(12)) else {
+        return false;
+    };
+    file.get(..4) == Some(&ARCHIVE_MAGIC[..])
+        && file.len() == ARCHIVE_HEADER_LEN + body_len as usize
+        && crc32(&[&file[..12], &file[ARCHIVE_HEADER_LEN..]]) == stored
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

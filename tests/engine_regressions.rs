@@ -1,7 +1,8 @@
-//! Engine bugs found by the harness and not fixed yet (src/core is not
-//! ours to change): one minimal failing test each, ignored so that the
-//! suite stays green; `cargo test --test known_bugs -- --ignored` shows
-//! them failing. Remove the `#[ignore]` with the fix.
+//! Engine bugs the crash, fault and corruption harness found in format 2,
+//! each pinned by a minimal test that failed before its fix: an empty
+//! payload hiding the next one from the reference counts, a bit flip in
+//! one archive's version locking out the whole root, and a directory in
+//! place of a pack answering as an I/O error.
 
 mod common;
 
@@ -20,7 +21,7 @@ const T0: u64 = 1_795_545_149;
 /// (`check_refcounts`: "the manager holds ... live_bytes: 1800,
 /// live_payloads: 2, the archives give 2 live payloads of 1801 bytes").
 #[test]
-#[ignore = "engine bug: an empty payload shares its location with the next payload"]
+
 fn an_empty_payload_does_not_hide_the_next_one_from_the_reference_counts() {
     let config = Config {
         redundancy: 0,
@@ -67,7 +68,7 @@ fn two_generations() -> Snapper<MemStorage, TestPlatform> {
 /// tests/corruption.rs (`Flip(4, 2)` on an archive: "open: invalid
 /// version").
 #[test]
-#[ignore = "engine bug: a bit flip in one archive's version refuses the whole root"]
+
 fn a_bit_flip_in_one_archive_version_does_not_lock_out_the_root() {
     let mut storage = two_generations().into_storage();
     let older = storage
@@ -94,7 +95,7 @@ fn a_bit_flip_in_one_archive_version_does_not_lock_out_the_root() {
 /// snapshot file replaced by a directory. Found by tests/corruption.rs
 /// (`damaged_directory_structure`, "a pack replaced by a directory").
 #[test]
-#[ignore = "engine bug: a directory in place of a pack answers RestoreFailed"]
+
 fn a_directory_in_place_of_a_pack_is_damage_not_an_io_error() {
     let mut snapper = two_generations();
     let pack = snapper.pack_usage().last().unwrap().pack;
