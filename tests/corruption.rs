@@ -496,21 +496,6 @@ fn one_case(root: &Root, path: &str, damage: Damage, integrity: bool) -> Vec<Str
     violations
 }
 
-/// The engine bug of tests/known_bugs.rs a violation is a symptom of, if
-/// any: those are counted apart, so that they neither fail the test nor
-/// hide anything else (remove each with its fix).
-fn known_bug(path: &str, damage: Damage, violation: &str) -> Option<&'static str> {
-    match damage {
-        // Version 2 -> 0: the root is taken for format 1 and refused.
-        Damage::Flip(4, 2)
-            if path.ends_with("/archive") && violation == "open: invalid version" =>
-        {
-            Some("a_bit_flip_in_one_archive_version_does_not_lock_out_the_root")
-        }
-        _ => None,
-    }
-}
-
 fn root() -> Root {
     let (disk, content) = build();
     let copies = copies(&disk);
@@ -537,7 +522,6 @@ fn every_file_damaged_every_way_under_both_policies() {
         .into_iter()
         .collect();
     let mut per_region: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut known: BTreeMap<&str, u64> = BTreeMap::new();
     // Packs holding a redundant copy (an object with more than one copy).
     let redundant = root
         .copies
@@ -556,17 +540,10 @@ fn every_file_damaged_every_way_under_both_policies() {
                 let outcome = catch_unwind(AssertUnwindSafe(|| {
                     one_case(&root, path, damage, integrity)
                 }));
-                let mut found = match outcome {
+                let found = match outcome {
                     Ok(v) => v,
                     Err(panic) => vec![format!("panicked: {}", panic_text(&*panic))],
                 };
-                found.retain(|v| match known_bug(path, damage, v) {
-                    Some(bug) => {
-                        *known.entry(bug).or_default() += 1;
-                        false
-                    }
-                    None => true,
-                });
                 violations.extend(
                     found
                         .into_iter()
@@ -576,7 +553,7 @@ fn every_file_damaged_every_way_under_both_policies() {
         }
     }
     eprintln!(
-        "corruption: {} files ({} packs in use, {} of them with redundant copies), {cases} cases {per_region:?}, violations {}, known engine bugs {known:?}",
+        "corruption: {} files ({} packs in use, {} of them with redundant copies), {cases} cases {per_region:?}, violations {}",
         files.len(),
         used.len(),
         redundant.len(),
@@ -670,7 +647,6 @@ fn damaged_directory_structure() {
         ),
     ];
     let mut violations = Vec::new();
-    let mut known = 0;
     for (what, hurt, damaged_gen) in cases {
         for integrity in [true, false] {
             let mut hurt_disk = root.disk.clone();
@@ -716,13 +692,6 @@ fn damaged_directory_structure() {
                 Ok(found) => violations.extend(
                     found
                         .into_iter()
-                        // The known bug a_directory_in_place_of_a_pack_is_damage_not_an_io_error.
-                        .filter(|v| {
-                            let bug = what == "a pack replaced by a directory"
-                                && v.ends_with("answered RestoreFailed");
-                            known += u32::from(bug);
-                            !bug
-                        })
                         .map(|v| format!("{what}, integrity={integrity}: {v}")),
                 ),
                 Err(p) => violations.push(format!(
@@ -733,7 +702,7 @@ fn damaged_directory_structure() {
         }
     }
     eprintln!(
-        "corruption: damaged directory structures 5 x 2 policies, violations {}, known engine bugs {known}",
+        "corruption: damaged directory structures 5 x 2 policies, violations {}",
         violations.len()
     );
     assert!(

@@ -147,41 +147,24 @@ pub fn used_packs(storage: &MemStorage) -> BTreeMap<PackRef, UsedPack> {
     out
 }
 
-/// The distinct payloads an archive uses, with their stored lengths: an
-/// archive counts once per payload however many of its objects share it.
-pub fn payloads_of(archive: &Archive) -> BTreeMap<Location, u32> {
+/// The distinct payloads an archive uses.
+pub fn payloads_of(archive: &Archive) -> BTreeSet<Location> {
     archive
         .entries
         .iter()
-        .flat_map(|e| e.copies.iter().map(|c| (c.location(), c.length)))
+        .flat_map(|e| e.copies.iter().map(|c| c.location()))
         .collect()
 }
 
-/// How many valid archives use each stored payload: what the manager's
-/// reference counts must equal (DESIGN.md invariant 4).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PayloadUse {
-    /// Valid archives using the location (each once).
-    pub archives: u32,
-    /// The stored lengths recorded at the location: one, unless an empty
-    /// payload and the payload after it start at the same offset (they
-    /// share a location; see tests/known_bugs.rs).
-    pub lengths: BTreeSet<u32>,
-}
-
-/// [`PayloadUse`] of every location the valid archives use.
-pub fn payload_counts(storage: &MemStorage) -> BTreeMap<Location, PayloadUse> {
-    let mut out: BTreeMap<Location, PayloadUse> = BTreeMap::new();
+/// How many valid archives use each stored payload (pack, offset,
+/// length): what the manager's reference counts must equal (DESIGN.md
+/// invariant 4). An archive counts once per payload however many of its
+/// objects share it.
+pub fn payload_counts(storage: &MemStorage) -> BTreeMap<Location, u32> {
+    let mut out: BTreeMap<Location, u32> = BTreeMap::new();
     for archive in valid_archives(storage).values() {
-        let mut seen = BTreeSet::new();
-        for entry in &archive.entries {
-            for copy in entry.copies.iter() {
-                let slot = out.entry(copy.location()).or_default();
-                slot.lengths.insert(copy.length);
-                if seen.insert(copy.location()) {
-                    slot.archives += 1;
-                }
-            }
+        for location in payloads_of(archive) {
+            *out.entry(location).or_default() += 1;
         }
     }
     out
@@ -335,9 +318,8 @@ mod tests {
         assert!(missing_files(&disk).is_empty());
         assert!(damaged_packs(&disk).is_empty());
         let counts = payload_counts(&disk);
-        assert_eq!(counts.values().filter(|u| u.archives == 2).count(), 2);
-        assert_eq!(counts.values().filter(|u| u.archives == 1).count(), 4);
-        assert!(counts.values().all(|u| u.lengths.len() == 1));
+        assert_eq!(counts.values().filter(|n| **n == 2).count(), 2);
+        assert_eq!(counts.values().filter(|n| **n == 1).count(), 4);
 
         // A flipped payload byte, a pack cut short, a pack gone.
         let paths: Vec<String> = used.values().map(|p| p.path.clone()).collect();

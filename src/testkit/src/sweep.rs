@@ -983,36 +983,20 @@ pub fn check_refcounts<S: Storage, P: snapper_core::Platform>(
     violations: &mut Vec<String>,
 ) {
     let counts = payload_counts(disk);
-    // Per pack: live payloads, live bytes, and whether an empty payload in
-    // it shares its offset with the next one: the manager takes the two for
-    // one payload, of whichever length it met first (the known bug of
-    // tests/known_bugs.rs), so the live bytes of such a pack are not
-    // compared.
-    let mut expected: BTreeMap<snapper_core::PackRef, (u32, u64, bool)> = BTreeMap::new();
-    for (location, used) in &counts {
+    // Per pack: live payloads and live bytes.
+    let mut expected: BTreeMap<snapper_core::PackRef, (u32, u64)> = BTreeMap::new();
+    for (location, archives) in &counts {
         let held = snapper.references(*location);
-        if held != used.archives {
+        if held != *archives {
             violations.push(format!(
-                "{when}: payload {location} is used by {} archives on disk, the manager counts {held}",
-                used.archives
+                "{when}: payload {location} is used by {archives} archives on disk, the manager counts {held}"
             ));
         }
         let slot = expected.entry(location.pack).or_default();
         slot.0 += 1;
-        slot.1 += u64::from(used.lengths.last().copied().unwrap_or(0));
+        slot.1 += u64::from(location.length);
     }
     let lengths = used_packs(disk);
-    for (pack, slot) in expected.iter_mut() {
-        slot.2 = lengths
-            .get(pack)
-            .and_then(|p| crate::image::file(disk, &p.path))
-            .and_then(|bytes| snapper_core::pack::check(bytes).ok())
-            .is_some_and(|(_, records, _)| {
-                records
-                    .windows(2)
-                    .any(|pair| pair[0].offset == pair[1].offset)
-            });
-    }
     let usage: BTreeMap<snapper_core::PackRef, snapper_core::PackUsage> = snapper
         .pack_usage()
         .into_iter()
@@ -1026,15 +1010,14 @@ pub fn check_refcounts<S: Storage, P: snapper_core::Platform>(
         ));
         return;
     }
-    let (mut disk_bytes, mut live_bytes, mut shared_offsets) = (0, 0, false);
-    for (pack, (payloads, bytes, shared)) in &expected {
+    let (mut disk_bytes, mut live_bytes) = (0, 0);
+    for (pack, (payloads, bytes)) in &expected {
         let recorded = lengths.get(pack).map(|p| p.payload_bytes);
         disk_bytes += recorded.unwrap_or(0);
         live_bytes += bytes;
-        shared_offsets |= shared;
         if let Some(held) = usage.get(pack) {
-            let held_bytes = if *shared { *bytes } else { held.live_bytes };
-            if (held.live_payloads, held_bytes, held.payload_bytes) != (*payloads, *bytes, recorded)
+            if (held.live_payloads, held.live_bytes, held.payload_bytes)
+                != (*payloads, *bytes, recorded)
             {
                 violations.push(format!(
                     "{when}: pack {pack}: the manager holds {held:?}, the archives give {payloads} live payloads of {bytes} bytes in {recorded:?} payload bytes"
@@ -1042,10 +1025,7 @@ pub fn check_refcounts<S: Storage, P: snapper_core::Platform>(
             }
         }
     }
-    let mut held = snapper.disk_and_live_bytes();
-    if shared_offsets {
-        held.1 = live_bytes;
-    }
+    let held = snapper.disk_and_live_bytes();
     if held != (disk_bytes, live_bytes) {
         violations.push(format!(
             "{when}: disk and live bytes: the manager says {held:?}, the archives give {:?}",
