@@ -1,30 +1,37 @@
-//! Damage on disk: every file of a root (snapshot files, redundant copies,
-//! archives, a leftover archive.tmp) gets bit flips, truncations, garbage,
-//! extra bytes or is deleted, one at a time, under both integrity policies.
-//! Restore never returns wrong bytes, falls back to an intact copy when
-//! there is one and answers IntegrityFailed (or InvalidVersion) when there
-//! is none; a damaged archive invalidates its own generation only, and no
-//! file another generation needs is ever deleted because of it.
+//! Damage on disk: every file of a root (packs, redundant copies in them,
+//! archives, a leftover archive.tmp, the packs of a crashed generation)
+//! gets bit flips (in payloads, in the index records, in the trailer),
+//! truncations, garbage, extra bytes or is deleted, one at a time, under
+//! both integrity policies. Restore never returns wrong bytes, falls back
+//! to an intact copy when there is one and answers IntegrityFailed (or
+//! InvalidVersion) when there is none; `verify_generation` names exactly
+//! the objects without an intact copy and `check_pack` sees every damage
+//! to a pack; a damaged archive invalidates its own generation only, and
+//! no pack another generation needs is ever deleted because of it.
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::payload;
 use snapper_core::layout;
+use snapper_core::pack::{self, PACK_RECORD_LEN, PACK_TRAILER_LEN};
 use snapper_core::storage::MemNode;
-use snapper_core::{Config, Error, GenerationStatus, MemStorage, ObjectId, Snapper};
-use snapper_testkit::image::{missing_files, valid_archives};
+use snapper_core::{Config, Error, GenerationStatus, MemStorage, ObjectId, PackRef, Snapper};
+use snapper_testkit::image::{file, missing_files, used_packs, valid_archives};
 use snapper_testkit::sweep::{panic_text, run_steps, snapshot, Content, Run};
 use snapper_testkit::{CrashStorage, Plan, Rng, SimPlatform};
 
 const T0: u64 = 1_795_545_149;
 
+/// Redundancy 1 (every unchanged object gets a fresh copy: up to three
+/// copies), 4 KiB packs (each generation spans several), fan-out 3.
 fn config(integrity: bool) -> Config {
     Config {
         threshold: 3,
         redundancy: 1,
+        pack_size: 4096,
         integrity,
         ..Config::default()
     }
@@ -34,13 +41,12 @@ fn objects(version: &[u32]) -> Vec<(u64, Vec<u8>)> {
     version
         .iter()
         .enumerate()
-        .map(|(id, v)| (id as u64, payload(id as u64, *v, 10 + 37 * id)))
+        .map(|(id, v)| (id as u64, payload(id as u64, *v, 10 + 700 * id)))
         .collect()
 }
 
-/// Three generations with redundant copies (redundancy 1: every unchanged
-/// object gets a fresh copy, up to three backlinks), and a fourth that
-/// crashed after writing its archive.tmp.
+/// Three generations with redundant copies, and a fourth that crashed
+/// after writing its packs and its archive.tmp.
 fn build() -> (MemStorage, BTreeMap<String, Content>) {
     let platform = SimPlatform::at(T0);
     let mut snapper = Snapper::open(
@@ -110,32 +116,71 @@ enum Damage {
     Delete,
 }
 
-fn damages(len: usize, rng: &mut Rng) -> Vec<Damage> {
+/// Where a damage hits (for the figures).
+fn region(disk: &MemStorage, used: &BTreeSet<String>, path: &str, damage: Damage) -> &'static str {
+    if path.ends_with("/archive") {
+        return "archive";
+    }
+    if path.ends_with("/archive.tmp") {
+        return "archive.tmp";
+    }
+    if !used.contains(path) {
+        return "unused pack";
+    }
+    let len = file(disk, path).map_or(0, <[u8]>::len);
+    let index_at = file(disk, path)
+        .and_then(|b| pack::check(b).ok())
+        .map_or(0, |(t, _, _)| t.index_offset as usize);
+    match damage {
+        Damage::Flip(at, _) if at < index_at => "pack payload",
+        Damage::Flip(at, _) if at + PACK_TRAILER_LEN < len => "pack index",
+        Damage::Flip(..) => "pack trailer",
+        Damage::Truncate(_) => "pack truncated",
+        Damage::Delete => "pack missing",
+        _ => "pack whole",
+    }
+}
+
+fn damages(disk: &MemStorage, path: &str, rng: &mut Rng) -> Vec<Damage> {
+    let bytes = file(disk, path).unwrap_or_default();
+    let len = bytes.len();
     let mut out = vec![Damage::Delete, Damage::Append, Damage::Zeros];
     out.push(Damage::Garbage(rng.next_u64()));
-    for at in [0, 1, len / 2, len.saturating_sub(1)] {
+    let mut cuts = vec![0, 1, len / 2, len.saturating_sub(1)];
+    let mut positions = vec![len.saturating_sub(1)];
+    positions.extend((0..4).map(|_| rng.index(len.max(1))));
+    match pack::check(bytes) {
+        Ok((trailer, records, _)) => {
+            let index = trailer.index_offset as usize;
+            let trailer_at = len - PACK_TRAILER_LEN;
+            // Cut at the end of the payloads, inside the index, inside
+            // the trailer.
+            cuts.extend([index, index + PACK_RECORD_LEN / 2, trailer_at + 3]);
+            // The first and last byte of every payload.
+            for r in &records {
+                if r.length > 0 {
+                    positions.push(r.offset as usize);
+                    positions.push((r.offset + r.length) as usize - 1);
+                }
+            }
+            // Every field of the first and the last index record.
+            for record in [0, trailer.records.saturating_sub(1) as usize] {
+                let at = index + record * PACK_RECORD_LEN;
+                positions.extend([0, 8, 12, 16, 20, 24, 25, 27].map(|f| at + f));
+            }
+            // Every trailer field.
+            positions.extend([0, 4, 6, 8, 12, 16, 20, 24, 28, 31].map(|f| trailer_at + f));
+        }
+        // An archive: every header field, the start of the body.
+        Err(_) => positions.extend([0, 4, 6, 8, 12, 16, 20, 24, 40, 44, 47, 48]),
+    }
+    for at in cuts {
         if at < len {
             out.push(Damage::Truncate(at));
         }
     }
-    // Every header field of both formats, the first payload byte, and a
-    // few random positions.
-    let mut positions = vec![
-        0,
-        4,
-        6,
-        8,
-        12,
-        16,
-        20,
-        24,
-        40,
-        44,
-        47,
-        48,
-        len.saturating_sub(1),
-    ];
-    positions.extend((0..4).map(|_| rng.index(len.max(1))));
+    positions.sort_unstable();
+    positions.dedup();
     for at in positions {
         if at < len {
             out.push(Damage::Flip(at, 1 << rng.below(8)));
@@ -163,9 +208,18 @@ fn apply(disk: &mut MemStorage, path: &str, damage: Damage) {
     }
 }
 
-/// What each object of each generation must do after `damaged` is hurt:
-/// the object's copies, newest first, by path.
-fn copies(disk: &MemStorage) -> BTreeMap<String, BTreeMap<u64, Vec<String>>> {
+/// One stored copy of an object: its pack's path and its byte range.
+#[derive(Clone, Debug)]
+struct CopyAt {
+    path: String,
+    start: usize,
+    end: usize,
+}
+
+/// Each object's copies, newest first, in each valid generation.
+type Copies = BTreeMap<String, BTreeMap<u64, Vec<CopyAt>>>;
+
+fn copies(disk: &MemStorage) -> Copies {
     valid_archives(disk)
         .into_values()
         .map(|archive| {
@@ -173,15 +227,19 @@ fn copies(disk: &MemStorage) -> BTreeMap<String, BTreeMap<u64, Vec<String>>> {
                 .entries
                 .iter()
                 .map(|entry| {
-                    let paths = entry
-                        .backlinks
+                    let at = entry
+                        .copies
                         .iter()
-                        .filter_map(|l| {
-                            let source = archive.source(l.generation)?;
-                            Some(layout::file_path(&source.name, source.fanout, l.file))
+                        .filter_map(|c| {
+                            let source = archive.source(c.generation)?;
+                            Some(CopyAt {
+                                path: layout::pack_path(&source.name, source.fanout, c.pack),
+                                start: c.offset as usize,
+                                end: (c.offset + c.length) as usize,
+                            })
                         })
                         .collect();
-                    (entry.id.0, paths)
+                    (entry.id.0, at)
                 })
                 .collect();
             (archive.name.clone(), objects)
@@ -189,48 +247,81 @@ fn copies(disk: &MemStorage) -> BTreeMap<String, BTreeMap<u64, Vec<String>>> {
         .collect()
 }
 
+/// Whether a copy's bytes are on the hurt disk as they were written.
+fn intact(original: &MemStorage, hurt: &MemStorage, copy: &CopyAt) -> bool {
+    let (Some(before), Some(now)) = (file(original, &copy.path), file(hurt, &copy.path)) else {
+        return false;
+    };
+    // An empty payload reads as nothing wherever the file ends.
+    copy.start == copy.end || now.get(copy.start..copy.end) == before.get(copy.start..copy.end)
+}
+
+/// The objects of each generation with no intact copy on `hurt`.
+fn lost(original: &MemStorage, hurt: &MemStorage, copies: &Copies) -> BTreeMap<String, Vec<u64>> {
+    copies
+        .iter()
+        .map(|(name, objects)| {
+            let lost = objects
+                .iter()
+                .filter(|(_, at)| !at.iter().any(|c| intact(original, hurt, c)))
+                .map(|(id, _)| *id)
+                .collect();
+            (name.clone(), lost)
+        })
+        .collect()
+}
+
 /// Restores every object of every generation that should be valid; checks
-/// each answer against whether an intact copy exists.
+/// each answer against whether an intact copy exists, and
+/// `verify_generation` against the same.
 fn check_restores(
     snapper: &mut Snapper<MemStorage, SimPlatform>,
     content: &BTreeMap<String, Content>,
-    copies: &BTreeMap<String, BTreeMap<u64, Vec<String>>>,
-    damaged: &str,
+    lost: &BTreeMap<String, Vec<u64>>,
+    damaged_archive: Option<&str>,
     violations: &mut Vec<String>,
 ) {
     for (name, objects) in content {
-        let damaged_archive = damaged == format!("{name}/archive");
         let listed = snapper
             .generations()
             .into_iter()
             .find(|g| &g.name == name)
-            .map(|g| g.status);
-        if damaged_archive {
-            if listed == Some(GenerationStatus::Valid) {
+            .map(|g| (g.generation, g.status));
+        if damaged_archive == Some(name.as_str()) {
+            if listed.is_some_and(|(_, s)| s == GenerationStatus::Valid) {
                 violations.push(format!("{name}: valid with a damaged archive"));
             }
             continue;
         }
-        if listed != Some(GenerationStatus::Valid) {
+        let Some((generation, GenerationStatus::Valid)) = listed else {
             violations.push(format!("{name}: no longer valid ({listed:?})"));
             continue;
+        };
+        let gone = &lost[name];
+        match snapper.verify_generation(generation) {
+            Ok(report) if &report.lost.iter().map(|i| i.0).collect::<Vec<_>>() == gone => {}
+            Ok(report) => violations.push(format!(
+                "{name}: verify_generation lost {:?}, the disk shows {gone:?}",
+                report.lost
+            )),
+            Err(e) => violations.push(format!("{name}: verify_generation: {e}")),
         }
         if let Err(e) = snapper.open_generation(Some(name)) {
             violations.push(format!("{name}: open_generation: {e}"));
             continue;
         }
         for (id, expected) in objects {
-            let mut buf = vec![0xEEu8; 400];
-            let intact = copies[name][id].iter().any(|p| p != damaged);
+            let mut buf = vec![0xEEu8; 4000];
+            let has_intact = !gone.contains(id);
             match snapper.restore(ObjectId(*id), &mut buf) {
                 Ok(len) if len == expected.len() && buf[..len] == expected[..] => {
-                    if !intact {
+                    if !has_intact {
                         violations.push(format!("{name}/{id}: restored from nothing intact?"));
                     }
                 }
                 Ok(_) => violations.push(format!("{name}/{id}: WRONG BYTES returned")),
                 Err(e) => {
-                    if intact {
+                    if has_intact {
                         violations.push(format!("{name}/{id}: {e} although a copy is intact"));
                     } else if !matches!(e, Error::IntegrityFailed | Error::InvalidVersion) {
                         violations.push(format!("{name}/{id}: answered {e:?}"));
@@ -245,27 +336,42 @@ fn check_restores(
     }
 }
 
-fn one_case(
-    disk: &MemStorage,
-    content: &BTreeMap<String, Content>,
-    copies: &BTreeMap<String, BTreeMap<u64, Vec<String>>>,
-    path: &str,
-    damage: Damage,
-    integrity: bool,
-) -> Vec<String> {
+struct Root {
+    disk: MemStorage,
+    content: BTreeMap<String, Content>,
+    copies: Copies,
+    /// The packs the valid archives use, by path.
+    used: BTreeMap<String, PackRef>,
+}
+
+fn one_case(root: &Root, path: &str, damage: Damage, integrity: bool) -> Vec<String> {
     let mut violations = Vec::new();
-    let mut hurt = disk.clone();
+    let mut hurt = root.disk.clone();
     apply(&mut hurt, path, damage);
+    let lost = lost(&root.disk, &hurt, &root.copies);
     let platform = SimPlatform::at(T0 + 10);
     let mut snapper = match Snapper::open(hurt, platform.clone(), config(integrity)) {
         Ok(s) => s,
         Err(e) => return vec![format!("open: {e}")],
     };
-    check_restores(&mut snapper, content, copies, path, &mut violations);
     let damaged_gen = path
         .ends_with("/archive")
         .then(|| layout::parent_dir(path).to_string());
-    let newest = content.keys().next_back().cloned().unwrap_or_default();
+    check_restores(
+        &mut snapper,
+        &root.content,
+        &lost,
+        damaged_gen.as_deref(),
+        &mut violations,
+    );
+    // A used pack's own index and trailer show every damage to it.
+    if let Some(pack) = root.used.get(path) {
+        let check = snapper.check_pack(*pack);
+        if check.error.is_none() && check.damaged == 0 {
+            violations.push(format!("check_pack finds nothing wrong: {check:?}"));
+        }
+    }
+    let newest = root.content.keys().next_back().cloned().unwrap_or_default();
 
     // The integrity policy when the newest archive is damaged (not
     // deleted: a missing archive is an uncommitted generation).
@@ -325,11 +431,17 @@ fn one_case(
     let mut missing = missing_files(snapper.storage());
     missing.remove(path);
     if !missing.is_empty() {
-        violations.push(format!("referenced files deleted: {missing:?}"));
+        violations.push(format!("used packs deleted: {missing:?}"));
     }
-    check_restores(&mut snapper, content, copies, path, &mut violations);
+    check_restores(
+        &mut snapper,
+        &root.content,
+        &lost,
+        damaged_gen.as_deref(),
+        &mut violations,
+    );
 
-    // A damaged generation can be purged by name; others keep their files.
+    // A damaged generation can be purged by name; others keep their packs.
     if let Some(g) = &damaged_gen {
         if snapper.generations().iter().any(|r| &r.name == g) {
             match snapper.purge(Some(g)) {
@@ -374,47 +486,59 @@ fn one_case(
     {
         violations.push("archive.tmp left after the next snapshot".into());
     }
-    check_restores(&mut snapper, content, copies, path, &mut violations);
+    check_restores(
+        &mut snapper,
+        &root.content,
+        &lost,
+        damaged_gen.as_deref(),
+        &mut violations,
+    );
     violations
+}
+
+fn root() -> Root {
+    let (disk, content) = build();
+    let copies = copies(&disk);
+    let used = used_packs(&disk)
+        .into_values()
+        .map(|p| (p.path, p.pack))
+        .collect();
+    Root {
+        disk,
+        content,
+        copies,
+        used,
+    }
 }
 
 #[test]
 fn every_file_damaged_every_way_under_both_policies() {
-    let (disk, content) = build();
-    let copies = copies(&disk);
+    let root = root();
+    let used: BTreeSet<String> = root.used.keys().cloned().collect();
     let mut rng = Rng::new(0xC0DE);
     let mut cases = 0u64;
     let mut violations = Vec::new();
-    let files: Vec<(String, usize)> = disk
-        .nodes()
-        .iter()
-        .filter_map(|(p, n)| match n {
-            MemNode::File(b) => Some((p.clone(), b.len())),
-            MemNode::Dir => None,
-        })
+    let files: Vec<String> = snapper_testkit::image::files(&root.disk)
+        .into_iter()
         .collect();
-    let kinds = |p: &str| {
-        if p.ends_with("/archive") {
-            "archive"
-        } else if p.ends_with("/archive.tmp") {
-            "archive.tmp"
-        } else if copies
-            .values()
-            .any(|g| g.values().any(|c| c.len() > 1 && c.iter().any(|x| x == p)))
-        {
-            "redundant copy"
-        } else {
-            "snapshot file"
-        }
-    };
-    let mut per_kind: BTreeMap<&str, u64> = BTreeMap::new();
-    for (path, len) in &files {
-        for damage in damages(*len, &mut rng) {
+    let mut per_region: BTreeMap<&str, u64> = BTreeMap::new();
+    // Packs holding a redundant copy (an object with more than one copy).
+    let redundant = root
+        .copies
+        .values()
+        .flat_map(|objects| objects.values())
+        .filter(|at| at.len() > 1)
+        .flat_map(|at| at.iter().map(|c| c.path.clone()))
+        .collect::<BTreeSet<_>>();
+    for path in &files {
+        for damage in damages(&root.disk, path, &mut rng) {
             for integrity in [true, false] {
                 cases += 1;
-                *per_kind.entry(kinds(path)).or_default() += 1;
+                *per_region
+                    .entry(region(&root.disk, &used, path, damage))
+                    .or_default() += 1;
                 let outcome = catch_unwind(AssertUnwindSafe(|| {
-                    one_case(&disk, &content, &copies, path, damage, integrity)
+                    one_case(&root, path, damage, integrity)
                 }));
                 let found = match outcome {
                     Ok(v) => v,
@@ -429,14 +553,29 @@ fn every_file_damaged_every_way_under_both_policies() {
         }
     }
     eprintln!(
-        "corruption: {} files, {cases} cases {per_kind:?}, violations {}",
+        "corruption: {} files ({} packs in use, {} of them with redundant copies), {cases} cases {per_region:?}, violations {}",
         files.len(),
+        used.len(),
+        redundant.len(),
         violations.len()
     );
-    assert!(
-        per_kind.len() == 4,
-        "every kind of file is damaged: {per_kind:?}"
-    );
+    for region in [
+        "archive",
+        "archive.tmp",
+        "unused pack",
+        "pack payload",
+        "pack index",
+        "pack trailer",
+        "pack truncated",
+        "pack missing",
+        "pack whole",
+    ] {
+        assert!(
+            per_region.contains_key(region),
+            "no damage to {region}: {per_region:?}"
+        );
+    }
+    assert!(!redundant.is_empty());
     assert!(
         violations.is_empty(),
         "{} violations, first ones:\n{}",
@@ -451,9 +590,8 @@ fn every_file_damaged_every_way_under_both_policies() {
 /// calls that delete still work (after at most what the policy keeps).
 #[test]
 fn damaged_directory_structure() {
-    let (disk, content) = build();
-    let copies = copies(&disk);
-    let names: Vec<String> = content.keys().cloned().collect();
+    let root = root();
+    let names: Vec<String> = root.content.keys().cloned().collect();
     let (first, last) = (names[0].clone(), names[names.len() - 1].clone());
     type Hurt = Box<dyn Fn(&mut MemStorage)>;
     let make_dir = |path: String| -> Hurt {
@@ -483,18 +621,18 @@ fn damaged_directory_structure() {
             Some(last.clone()),
         ),
         (
-            "snapshot directory replaced by a file".into(),
-            make_file(format!("{first}/snapshot")),
+            "pack directory replaced by a file".into(),
+            make_file(format!("{first}/pack")),
             None,
         ),
         (
             "a trie directory removed".into(),
-            remove_tree(format!("{first}/snapshot/2")),
+            remove_tree(format!("{first}/pack/1")),
             None,
         ),
         (
-            "a snapshot file replaced by a directory".into(),
-            make_dir(format!("{last}/snapshot/1/0")),
+            "a pack replaced by a directory".into(),
+            make_dir(format!("{last}/pack/1/0")),
             None,
         ),
         (
@@ -502,8 +640,8 @@ fn damaged_directory_structure() {
             Box::new(move |d: &mut MemStorage| {
                 let n = d.nodes_mut();
                 n.insert(format!("{first}/notes.txt"), MemNode::File(b"hi".to_vec()));
-                n.insert(format!("{first}/snapshot/zz"), MemNode::Dir);
-                n.insert(format!("{first}/snapshot/1/ffff"), MemNode::File(vec![]));
+                n.insert(format!("{first}/pack/zz"), MemNode::Dir);
+                n.insert(format!("{first}/pack/1/ffff"), MemNode::File(vec![]));
             }),
             None,
         ),
@@ -511,52 +649,32 @@ fn damaged_directory_structure() {
     let mut violations = Vec::new();
     for (what, hurt, damaged_gen) in cases {
         for integrity in [true, false] {
-            let mut hurt_disk = disk.clone();
+            let mut hurt_disk = root.disk.clone();
             hurt(&mut hurt_disk);
-            let gone: Vec<String> = disk
-                .nodes()
-                .keys()
-                .filter(|k| !matches!(hurt_disk.nodes().get(*k), Some(MemNode::File(_))))
-                .filter(|k| matches!(disk.nodes().get(*k), Some(MemNode::File(_))))
-                .cloned()
-                .collect();
+            let lost = lost(&root.disk, &hurt_disk, &root.copies);
             let outcome = catch_unwind(AssertUnwindSafe(|| {
                 let mut found = Vec::new();
                 let mut snapper =
                     Snapper::open(hurt_disk, SimPlatform::at(T0 + 10), config(integrity)).unwrap();
-                let content: BTreeMap<String, Content> = content
-                    .iter()
-                    .filter(|(n, _)| Some(*n) != damaged_gen.as_ref())
-                    .map(|(n, c)| (n.clone(), c.clone()))
-                    .collect();
-                // Objects whose every copy is gone fail; the rest restore.
-                let check = |snapper: &mut Snapper<MemStorage, SimPlatform>,
-                             found: &mut Vec<String>| {
-                    for (name, objects) in &content {
-                        if snapper.open_generation(Some(name)).is_err() {
-                            found.push(format!("{name} cannot be opened"));
-                            continue;
-                        }
-                        for (id, expected) in objects {
-                            let mut buf = vec![0u8; 400];
-                            let intact = copies[name][id].iter().any(|p| !gone.contains(p));
-                            match snapper.restore(ObjectId(*id), &mut buf) {
-                                Ok(len) if buf[..len] == expected[..] => {}
-                                Ok(_) => found.push(format!("{name}/{id}: WRONG BYTES")),
-                                Err(e) if intact => found.push(format!("{name}/{id}: {e}")),
-                                Err(_) => {}
-                            }
-                        }
-                        let _ = snapper.close_generation();
-                    }
-                };
-                check(&mut snapper, &mut found);
+                check_restores(
+                    &mut snapper,
+                    &root.content,
+                    &lost,
+                    damaged_gen.as_deref(),
+                    &mut found,
+                );
                 let swept = snapper.purge_zombies();
                 let held = damaged_gen.is_some() && integrity;
                 if swept.is_err() && !held {
                     found.push(format!("purge_zombies: {swept:?}"));
                 }
-                check(&mut snapper, &mut found);
+                check_restores(
+                    &mut snapper,
+                    &root.content,
+                    &lost,
+                    damaged_gen.as_deref(),
+                    &mut found,
+                );
                 let next = (|| -> Result<(), Error> {
                     snapper.init_snapshot()?;
                     snapper.take_snapshot(ObjectId(1), b"after")?;
@@ -583,6 +701,10 @@ fn damaged_directory_structure() {
             }
         }
     }
+    eprintln!(
+        "corruption: damaged directory structures 5 x 2 policies, violations {}",
+        violations.len()
+    );
     assert!(
         violations.is_empty(),
         "{} violations:\n{}",

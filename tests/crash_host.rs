@@ -9,21 +9,24 @@ use common::{payload, TempDir};
 use snapper_core::{Config, GenerationStatus, MemStorage, ObjectId, Snapper, StorageError};
 use snapper_host::DirStorage;
 use snapper_testkit::image::read_image;
-use snapper_testkit::sweep::{check_recovery, restore_matches, Content, Expect};
+use snapper_testkit::sweep::{check_clean, check_recovery, restore_matches, Content, Expect};
 use snapper_testkit::{CrashStorage, Fault, FaultStorage, Plan, SimPlatform};
 
 const T0: u64 = 1_795_545_149;
 
+/// 4 KiB packs: a generation of `content` spans two (one written
+/// mid-take), in a trie of fan-out 2.
 fn config() -> Config {
     Config {
         threshold: 2,
+        pack_size: 4096,
         ..Config::default()
     }
 }
 
 fn content(version: u32) -> Content {
     (0..6u64)
-        .map(|id| (id, payload(id, version, 50 * id as usize)))
+        .map(|id| (id, payload(id, version, 500 * id as usize)))
         .collect()
 }
 
@@ -45,7 +48,7 @@ fn crash_images_over_the_directory_storage_recover() {
     let mut snapper = Snapper::open(storage, SimPlatform::at(T0), config()).unwrap();
     take(&mut snapper, &content(0)).unwrap();
     // A second generation, cut short before its commit: the pending list
-    // holds its files.
+    // holds its packs.
     snapper.init_snapshot().unwrap();
     for (id, p) in content(1) {
         snapper.take_snapshot(ObjectId(id), &p).unwrap();
@@ -57,7 +60,10 @@ fn crash_images_over_the_directory_storage_recover() {
         crash.image(&Plan::everything(crash.pending().len())),
         read_image(&mut real).unwrap()
     );
-    assert!(!crash.pending().is_empty());
+    assert!(crash
+        .pending()
+        .iter()
+        .any(|op| matches!(op, snapper_testkit::Op::Write(path, _) if path.contains("/pack/"))));
     let generations: std::collections::BTreeMap<_, _> =
         [(snapper_core::Generation(1), content(0))].into();
     for disk in crash.outcomes(4, 7) {
@@ -85,10 +91,8 @@ fn a_full_or_failing_disk_under_the_directory_storage_loses_nothing() {
             let mut snapper = Snapper::open(storage, SimPlatform::at(T0), config()).unwrap();
             take(&mut snapper, &content(0)).unwrap();
             snapper.storage_mut().arm(Fault {
-                at,
-                error,
                 sticky,
-                applied: false,
+                ..Fault::once(at, error)
             });
             let result = take(&mut snapper, &content(1));
             let fired = snapper.storage().fired();
@@ -119,8 +123,9 @@ fn a_full_or_failing_disk_under_the_directory_storage_loses_nothing() {
             take(&mut snapper, &content(2)).unwrap();
             snapper.purge_zombies().unwrap();
             let disk: MemStorage = read_image(&mut DirStorage::open(dir.path()).unwrap()).unwrap();
-            let garbage = snapper_testkit::image::unreferenced_files(&disk);
-            assert!(garbage.is_empty(), "{error} at {at}: {garbage:?}");
+            let mut violations = Vec::new();
+            check_clean(&disk, &format!("{error} at {at}"), &mut violations);
+            assert!(violations.is_empty(), "{violations:?}");
         }
     }
     eprintln!("faults under DirStorage: {runs} runs");

@@ -51,10 +51,11 @@ fn start(config: &str, tag: &str) -> (Client, PathBuf) {
     (Client::open().expect("session"), dir)
 }
 
-#[test]
-fn seed_sequence_passes_through_the_host_abi() {
+/// Runs the seed's sequence through the host ABI under `config` and
+/// checks its outcome and the I/O it cost: `pack_size` is the config's.
+fn seed_sequence(config: &str, tag: &str, pack_size: u64) {
     let tests = tests_from_env();
-    let (mut client, dir) = start(CONFIG, "sequence");
+    let (mut client, dir) = start(config, tag);
     assert_eq!(client.buffer_size(), 1 << 20);
 
     let outcome = snappertests::run(&mut client, tests);
@@ -92,15 +93,33 @@ fn seed_sequence_passes_through_the_host_abi() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 
-    // Each snapshot costs a few syncs, not one per object (2.0: one each).
+    // Format 2: the first snapshot writes its TESTS 4-byte payloads into
+    // ceil(4 * TESTS / pack_size) packs, the unchanged second one no pack
+    // (redundancy 2: its payloads serve one generation before it), and
+    // each writes its archive. Two syncs per commit, one per purge, none
+    // per object or pack (format 1: one file per object, TESTS + 2).
     let stats = host::stats();
+    let packs = (4 * u64::from(tests)).div_ceil(pack_size);
     assert_eq!(
-        stats.files_written as u32,
-        tests + 2,
-        "one file per object, two archives: {stats:?}"
+        stats.files_written,
+        packs + 2,
+        "{packs} packs and two archives: {stats:?}"
     );
-    assert!(stats.syncs <= 12, "syncs for the whole sequence: {stats:?}");
+    assert_eq!(stats.syncs, 2 * 2 + 2, "syncs of the sequence: {stats:?}");
     drop(client);
+}
+
+#[test]
+fn seed_sequence_passes_through_the_host_abi() {
+    seed_sequence(CONFIG, "sequence", snapper_core::config::DEFAULT_PACK_SIZE);
+}
+
+/// The same with 4 KiB packs (the `pack_size` attribute): TESTS=1000
+/// takes one pack, TESTS=5000 five.
+#[test]
+fn seed_sequence_with_small_packs() {
+    let config = CONFIG.replace("<config ", "<config pack_size=\"4K\" ");
+    seed_sequence(&config, "small-packs", 4096);
 }
 
 #[test]

@@ -144,15 +144,24 @@ fn packs_are_bounded_by_pack_size() {
 
 #[test]
 fn an_unchanged_generation_writes_no_payload() {
-    let versions = vec![0u32; 500];
-    let mut snapper = open(Counting::new(MemStorage::new()), config());
-    generation(&mut snapper, &versions, 1000);
-    snapper.storage_mut().reset();
-    generation(&mut snapper, &versions, 1000);
-    let storage = snapper.storage();
-    assert_eq!(storage.count("write_new_file"), 1, "only the archive");
-    assert_eq!(storage.count("read_at"), 0);
-    assert_eq!(snapper.last_snapshot_stats().payloads_written, 0);
+    // 4-byte payloads as the seed's test: the pack's index outweighs its
+    // payloads, which must not make the pack look sparse (a regression
+    // seen on Genode: every object copied forward).
+    for size in [4, 1000] {
+        let versions = vec![0u32; 500];
+        let mut snapper = open(Counting::new(MemStorage::new()), config());
+        generation(&mut snapper, &versions, size);
+        snapper.storage_mut().reset();
+        generation(&mut snapper, &versions, size);
+        let storage = snapper.storage();
+        assert_eq!(storage.count("write_new_file"), 1, "only the archive");
+        assert_eq!(storage.count("read_at"), 0);
+        assert_eq!(
+            snapper.last_snapshot_stats().payloads_written,
+            0,
+            "size {size}"
+        );
+    }
 }
 
 #[test]
@@ -255,13 +264,16 @@ fn sparse_packs_are_copied_forward_and_deleted() {
         let (disk, live) = snapper.disk_and_live_bytes();
         worst = worst.max(disk as f64 / live as f64);
     }
-    let on_disk: usize = files(snapper.storage())
+    let packs: Vec<u64> = files(snapper.storage())
         .iter()
         .filter(|(p, _)| p.contains("/pack/"))
-        .map(|(_, l)| l)
-        .sum();
+        .map(|(_, l)| *l as u64)
+        .collect();
+    let on_disk: u64 = packs.iter().sum();
     let (disk, live) = snapper.disk_and_live_bytes();
-    assert_eq!(on_disk as u64, disk, "every pack on disk is accounted for");
+    // Every pack on disk is accounted for: payloads plus 28 index bytes a
+    // payload (0.7 % of a 4 KiB page) and a 32-byte trailer.
+    assert!(disk <= on_disk && on_disk <= disk + disk / 100 + 32 * packs.len() as u64);
     assert!(
         worst <= 2.5,
         "disk / live bytes reached {worst:.2} (now {disk} on disk for {live} live)"
@@ -404,49 +416,6 @@ fn a_failed_pack_write_loses_no_object_taken() {
     }
 }
 
-/// Opens `storage` with the pack engine and returns the calls it made.
-fn refused_open(storage: MemStorage) -> (Result<(), Error>, Counting<MemStorage>, TestPlatform) {
-    let platform = TestPlatform::at(T0);
-    let mut counting = Counting::new(storage);
-    let outcome = Snapper::open(&mut counting, platform.clone(), config()).map(|_| ());
-    (outcome, counting, platform)
-}
-
-#[test]
-fn a_format_1_root_is_refused_and_left_untouched() {
-    let mut old = snapper_core::Snapper::open(MemStorage::new(), TestPlatform::at(T0), config())
-        .expect("format 1");
-    old.init_snapshot().unwrap();
-    old.take_snapshot(ObjectId(1), b"old").unwrap();
-    old.commit_snapshot().unwrap();
-    old.init_snapshot().unwrap();
-    old.take_snapshot(ObjectId(1), b"uncommitted").unwrap();
-    let storage = old.into_storage();
-
-    let (outcome, counting, platform) = refused_open(storage.clone());
-    assert_eq!(outcome, Err(Error::InvalidVersion));
-    assert!(platform.logged(Level::Error, "format 1"));
-    for call in ["create_dir", "write_new_file", "remove", "rename"] {
-        assert_eq!(counting.count(call), 0, "{call} on a format-1 root");
-    }
-    assert!(counting.inner == storage);
-
-    // Only uncommitted format-1 generations: recognised all the same.
-    let mut uncommitted = storage.clone();
-    let archives: Vec<String> = uncommitted
-        .nodes()
-        .keys()
-        .filter(|p| p.ends_with("/archive"))
-        .cloned()
-        .collect();
-    for path in archives {
-        uncommitted.remove(&path).unwrap();
-    }
-    let (outcome, counting, _) = refused_open(uncommitted.clone());
-    assert_eq!(outcome, Err(Error::InvalidVersion));
-    assert!(counting.inner == uncommitted);
-}
-
 #[test]
 fn damaged_generations_and_restart_keep_every_committed_generation() {
     let versions: Vec<u32> = (0..50).collect();
@@ -473,4 +442,190 @@ fn damaged_generations_and_restart_keep_every_committed_generation() {
     assert!(!files(snapper.storage())
         .iter()
         .any(|(p, _)| p.starts_with(&gens[2].name)));
+}
+
+#[test]
+fn inspection_sees_what_restore_and_the_sweep_would() {
+    let versions = vec![0u32; 20];
+    let config = Config {
+        pack_size: 64 << 10,
+        ..config()
+    };
+    let mut snapper = open(MemStorage::new(), config);
+    generation(&mut snapper, &versions, 200);
+    let gen = snapper.generations()[0].clone();
+    let report = snapper.verify_generation(gen.generation).unwrap();
+    assert_eq!((report.objects, report.copies), (20, 20));
+    assert!(report.damaged.is_empty() && report.lost.is_empty());
+    assert!(snapper.unused_files().unwrap().is_empty());
+
+    // Damage object 3's payload: verify names it, the pack's own index too.
+    let pack = format!("{}/pack/1/0", gen.name);
+    let Some(MemNode::File(bytes)) = snapper.storage_mut().nodes_mut().get_mut(&pack) else {
+        panic!("no {pack}");
+    };
+    bytes[3 * 200 + 5] ^= 0x10;
+    let report = snapper.verify_generation(gen.generation).unwrap();
+    assert_eq!(report.lost, vec![ObjectId(3)]);
+    assert_eq!(report.damaged.len(), 1);
+    let usage = snapper.pack_usage();
+    assert_eq!(usage.len(), 1);
+    let check = snapper.check_pack(usage[0].pack);
+    assert_eq!((check.intact.len(), check.damaged), (19, 1));
+
+    // An interrupted generation leaves a pack the sweep would delete (a
+    // pack goes out once full: three payloads of half a pack).
+    snapper.init_snapshot().unwrap();
+    let half = (config.pack_size / 2) as usize;
+    for id in 97..100 {
+        snapper
+            .take_snapshot(ObjectId(id), &page(id, 1, half))
+            .unwrap();
+    }
+    let storage = snapper.into_storage();
+    let mut snapper = open(storage, config);
+    let unused = snapper.unused_files().unwrap();
+    assert!(
+        !unused.is_empty(),
+        "the interrupted generation's pack is unused"
+    );
+    assert!(
+        unused.iter().all(|p| !p.starts_with(&gen.name)),
+        "{unused:?}"
+    );
+    snapper.purge_zombies().unwrap();
+    assert!(snapper.unused_files().unwrap().is_empty());
+}
+
+/// A small deterministic generator (xorshift64*), so that a failing
+/// sequence can be replayed from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// Random sequences of snapshots (random shares changed, new and dropped
+/// objects, zero pages) and purges (oldest, by name from the middle,
+/// retention): the payload bytes of used packs stay within the documented
+/// bound of the used bytes (doc/DESIGN.md, "Garbage, and its bound").
+#[test]
+fn garbage_stays_bounded_whatever_the_sequence() {
+    let pack_size: u64 = 32 << 10;
+    let mut worst = (0f64, 0u64);
+    for seed in 1..=20u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let config = Config {
+            pack_size,
+            redundancy: rng.below(3) as u32,
+            max_snapshots: [0, 2, 3, 5][rng.below(4) as usize],
+            ..config()
+        };
+        let mut snapper = open(MemStorage::new(), config);
+        let mut versions: Vec<u32> = (0..64).map(|_| 0).collect();
+        for round in 1..50u32 {
+            if rng.below(5) == 0
+                && snapper
+                    .generations()
+                    .iter()
+                    .filter(|g| g.status == GenerationStatus::Valid)
+                    .count()
+                    > 1
+            {
+                // purge one generation by name, anywhere
+                let valid: Vec<String> = snapper
+                    .generations()
+                    .into_iter()
+                    .filter(|g| g.status == GenerationStatus::Valid)
+                    .map(|g| g.name)
+                    .collect();
+                let victim = &valid[rng.below(valid.len() as u64) as usize];
+                snapper.purge(Some(victim)).unwrap();
+            }
+            let share = [1, 5, 25, 50, 100][rng.below(5) as usize];
+            for v in versions.iter_mut() {
+                if rng.below(100) < share {
+                    *v = round;
+                }
+            }
+            snapper.init_snapshot().unwrap();
+            for (id, v) in versions.iter().enumerate() {
+                let size = 1024 + (id % 7) * 512;
+                let content = if id % 16 == 0 {
+                    vec![0u8; size]
+                } else {
+                    page(id as u64, *v, size)
+                };
+                snapper
+                    .take_snapshot(ObjectId(id as u64), &content)
+                    .unwrap();
+            }
+            snapper.commit_snapshot().unwrap();
+            let (disk, live) = snapper.disk_and_live_bytes();
+            let ratio = disk as f64 / live as f64;
+            if ratio > worst.0 {
+                worst = (ratio, seed);
+            }
+        }
+    }
+    eprintln!("worst disk/live: {:.2} (seed {})", worst.0, worst.1);
+    assert!(
+        worst.0 <= 3.0,
+        "disk / live reached {:.2} with seed {}",
+        worst.0,
+        worst.1
+    );
+}
+
+#[test]
+fn hints_link_unchanged_objects_without_their_payload() {
+    let n = 60usize;
+    let versions = vec![0u32; n];
+    let config = Config {
+        redundancy: 2,
+        ..config()
+    };
+    let mut snapper = open(Counting::new(MemStorage::new()), config);
+    assert_eq!(
+        snapper.take_unchanged(ObjectId(1)),
+        Err(Error::InvalidState)
+    );
+    generation(&mut snapper, &versions, 700);
+    for round in 0..3 {
+        snapper.init_snapshot().unwrap();
+        for id in 0..n as u64 {
+            snapper.take_unchanged(ObjectId(id)).expect("hint");
+        }
+        // An id the base does not hold: refused, nothing stored for it.
+        assert_eq!(snapper.take_unchanged(ObjectId(999)), Err(Error::NoMatches));
+        snapper.commit_snapshot().unwrap();
+        let stats = snapper.last_snapshot_stats();
+        assert_eq!((stats.objects, stats.hinted), (n as u64, n as u64));
+        if round == 0 {
+            assert_eq!(stats.payloads_written, 0, "copies not yet due");
+        }
+    }
+    // Redundancy copies came due and were made from the stored bytes.
+    let latest = snapper.generations().last().unwrap().generation;
+    let archive = snapper.archive(latest).unwrap();
+    assert!(
+        archive.entries.iter().all(|e| e.copies.len() >= 2),
+        "{:?}",
+        archive.entries[0]
+    );
+    restore_all(&mut snapper, &versions, 700);
+    snapper.open_generation(None).unwrap();
+    let mut buf = vec![0u8; 700];
+    assert_eq!(
+        snapper.restore(ObjectId(999), &mut buf),
+        Err(Error::NoMatches)
+    );
 }

@@ -48,6 +48,11 @@ fn run_sequence<S: Storage>(storage: S) -> Counting<S> {
         Snapper::open(Counting::new(storage), platform.clone(), Config::default()).unwrap();
 
     create(&mut snapper, objects).expect("first snapshot");
+    // 4-byte payloads fill packs exactly: ceil(bytes / pack_size) packs,
+    // plus the archive.
+    let packs = (4 * u64::from(objects)).div_ceil(Config::default().pack_size);
+    assert_eq!(snapper.last_snapshot_stats().packs_written, packs);
+    assert_eq!(snapper.storage().count("write_new_file"), packs + 1);
     snapper.storage_mut().reset();
     create(&mut snapper, objects).expect("second, unchanged snapshot");
     let unchanged_writes = snapper.storage().count("write_new_file");
@@ -55,7 +60,9 @@ fn run_sequence<S: Storage>(storage: S) -> Counting<S> {
         unchanged_writes, 1,
         "an unchanged generation writes its archive and nothing else"
     );
-    assert_eq!(snapper.last_snapshot_stats().files_written, 0);
+    let stats = snapper.last_snapshot_stats();
+    assert_eq!((stats.payloads_written, stats.packs_written), (0, 0));
+    assert_eq!(stats.objects, u64::from(objects));
 
     recover(&mut snapper, objects).expect("recovery");
     snapper.purge(None).expect("first purge");

@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -33,6 +33,8 @@ pub struct Options {
     pub retention: (u32, u32),
     /// Runs of the whole suite; each timed value is the median over them.
     pub repeat: usize,
+    /// Snapper's `pack_size` (most payload bytes per pack file).
+    pub pack_size: u64,
     /// Run the rsync peer (when rsync is installed).
     pub peer: bool,
     /// Drop the page cache (needs root) for the cold restore rows.
@@ -55,6 +57,7 @@ impl Options {
             pages: (65_536, 4096),
             retention: (20, 5),
             repeat: 3,
+            pack_size: snapper_core::config::DEFAULT_PACK_SIZE,
             peer: true,
             drop_caches: true,
             keep: false,
@@ -81,11 +84,13 @@ pub enum StepKind {
     /// A generation with nothing changed: floor = digest of every payload.
     Unchanged,
     /// A generation with changes (the first one included): floor = digest
-    /// of every payload + writing the changed ones + unlinking what
-    /// retention deleted + one syncfs.
+    /// of every payload + writing the changed ones + unlinking as many
+    /// files as retention deleted + one syncfs; the one-file floor writes
+    /// the same payloads as one file in large writes instead.
     #[default]
     Changed,
-    /// Restoring every object: floor = reading every object's file.
+    /// Restoring every object: floor = reading every object's file; the
+    /// one-file floor reads the first step's one file back in large reads.
     Restore,
 }
 
@@ -98,8 +103,13 @@ pub struct Times {
     pub digest: Option<f64>,
     /// Changed payloads into as many new files (+ unlinks) + one syncfs.
     pub write: Option<f64>,
+    /// The same payloads as ONE new file, sequentially in large writes
+    /// (+ unlinks) + one syncfs: what a pack engine should approach.
+    pub one_file_write: Option<f64>,
     /// Reading every object's file.
     pub read: Option<f64>,
+    /// Reading every object back from one file in large reads.
+    pub one_file_read: Option<f64>,
     /// rsync --link-dest (+ rm of the oldest snapshot) + one syncfs, or
     /// reading the latest hard-link snapshot back.
     pub peer: Option<f64>,
@@ -112,6 +122,16 @@ impl Times {
             StepKind::Unchanged => self.digest,
             StepKind::Changed => Some(self.digest? + self.write?),
             StepKind::Restore => self.read,
+        }
+    }
+
+    /// The one-file floor that applies to `kind` (an unchanged
+    /// generation's is the digest: it writes nothing).
+    pub fn one_file_floor(&self, kind: StepKind) -> Option<f64> {
+        match kind {
+            StepKind::Unchanged => self.digest,
+            StepKind::Changed => Some(self.digest? + self.one_file_write?),
+            StepKind::Restore => self.one_file_read,
         }
     }
 }
@@ -137,15 +157,21 @@ pub struct Row {
     pub generations: u32,
     /// Times (medians over repeats and over the generations of the row).
     pub times: Times,
-    /// Snapshot files Snapper wrote.
-    pub files_written: u64,
+    /// Payloads Snapper wrote into packs (changed content and extra copies).
+    pub payloads_written: u64,
     /// Of those, redundant copies of unchanged content.
     pub redundant_copies: u64,
-    /// Snapshot bytes (headers + payloads) plus the archive.
+    /// Of those, copies moved forward out of sparse packs.
+    pub copied_forward: u64,
+    /// Objects linked to equal content stored under another id.
+    pub deduplicated: u64,
+    /// Pack files Snapper wrote.
+    pub packs_written: u64,
+    /// Pack bytes (payloads, index, trailer) plus the archive.
     pub bytes_written: u64,
     /// The archive's bytes.
     pub archive_bytes: u64,
-    /// Snapshot files retention deleted during the step.
+    /// Files (packs and archives) retention deleted during the step.
     pub files_deleted: u64,
     /// du of the snapper root after the step.
     pub disk_after: u64,
@@ -252,6 +278,7 @@ pub fn run(options: &Options) -> Result<Report, String> {
     };
 
     let mut bench = Bench {
+        pack_size: options.pack_size,
         peer_on,
         cold,
         largest_arena: 0,
@@ -299,13 +326,14 @@ pub fn run(options: &Options) -> Result<Report, String> {
         repeat: options.repeat.max(1),
         load: (load_at_start, sys::load_average()),
         options: format!(
-            "PhantomOS {} x {} B; Pages {} x {} B; Retention {} generations, max_snapshots={}; median of {} run(s)",
+            "PhantomOS {} x {} B; Pages {} x {} B; Retention {} generations, max_snapshots={}; pack_size {} B; median of {} run(s)",
             options.phantom.0,
             options.phantom.1,
             options.pages.0,
             options.pages.1,
             options.retention.0,
             options.retention.1,
+            options.pack_size,
             options.repeat.max(1)
         ),
     })
@@ -418,6 +446,7 @@ fn workloads(options: &Options) -> Vec<WorkloadSpec> {
 const WARM_TRIES: usize = 3;
 
 struct Bench {
+    pack_size: u64,
     peer_on: bool,
     cold: bool,
     largest_arena: u64,
@@ -434,6 +463,12 @@ struct Run {
     /// step's, which the read floor reads back).
     pool: VecDeque<PathBuf>,
     fillers: u64,
+    /// The one-file floor's directory: one file per step.
+    one_file: PathBuf,
+    /// Its files the one-file floor may unlink (never the first step's).
+    one_file_pool: VecDeque<PathBuf>,
+    one_file_fillers: u64,
+    pack_size: u64,
     live: PathBuf,
     snaps: PathBuf,
     peer_generations: VecDeque<PathBuf>,
@@ -458,14 +493,16 @@ impl Bench {
     fn run_workload(&mut self, spec: &WorkloadSpec, parent: &Path) -> Result<Vec<Row>, String> {
         let root = parent.join(format!("{}-r{}", spec.name.to_lowercase(), spec.redundancy));
         let make = |p: &Path| fs::create_dir_all(p).map_err(err(p.display()));
-        let (floor, live, snaps) = (root.join("floor"), root.join("live"), root.join("snaps"));
-        for dir in [&floor, &live, &snaps] {
+        let (floor, one_file) = (root.join("floor"), root.join("one-file"));
+        let (live, snaps) = (root.join("live"), root.join("snaps"));
+        for dir in [&floor, &one_file, &live, &snaps] {
             make(dir)?;
         }
         let config = Config {
             redundancy: spec.redundancy,
             max_snapshots: spec.max_snapshots,
             bufsize: (spec.size as u64).max(4096),
+            pack_size: self.pack_size,
             ..Config::default()
         };
         let storage = DirStorage::open(root.join("snapper")).map_err(err("snapper root"))?;
@@ -481,6 +518,10 @@ impl Bench {
             floor,
             pool: VecDeque::new(),
             fillers: 0,
+            one_file,
+            one_file_pool: VecDeque::new(),
+            one_file_fillers: 0,
+            pack_size: self.pack_size,
             live,
             snaps,
             peer_generations: VecDeque::new(),
@@ -564,13 +605,16 @@ impl Bench {
         })?;
         row.times.snapper = seconds;
         let stats = snapper.last_snapshot_stats();
-        row.files_written = stats.files_written;
+        row.payloads_written = stats.payloads_written;
         row.redundant_copies = stats.redundant_copies;
-        row.bytes_written = stats.bytes_written + stats.archive_bytes;
+        row.copied_forward = stats.copied_forward;
+        row.deduplicated = stats.deduplicated;
+        row.packs_written = stats.packs_written;
+        row.bytes_written = stats.pack_bytes + stats.archive_bytes;
         row.archive_bytes = stats.archive_bytes;
         let disk = sys::disk_usage(&run.root.join("snapper")).map_err(err("du"))?;
-        // Files now = files before + snapshot files + the archive - deleted.
-        row.files_deleted = (run.disk.files + stats.files_written + 1).saturating_sub(disk.files);
+        // Files now = files before + packs + the archive - deleted.
+        row.files_deleted = (run.disk.files + stats.packs_written + 1).saturating_sub(disk.files);
         row.disk_after = disk.bytes;
         row.disk_growth = disk.bytes as i64 - run.disk.bytes as i64;
         run.disk = disk;
@@ -614,6 +658,37 @@ impl Bench {
         row.times.write = Some(write);
         if round > 0 {
             run.pool.extend(written);
+        }
+
+        // The one-file floor: the same payloads as one new file, written
+        // sequentially in large (vectored) writes, as many unlinks, one
+        // syncfs. A pack engine writes about this; it cannot do less.
+        self.fill_one_file_pool(run, row.files_deleted)?;
+        self.settle(run)?;
+        let path = run.one_file.join(format!("g{round}"));
+        let doomed: Vec<PathBuf> = (0..row.files_deleted)
+            .filter_map(|_| run.one_file_pool.pop_front())
+            .collect();
+        let arena = &run.arena;
+        let ((), one_file_write) = timed(|| {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .map_err(err(path.display()))?;
+            let mut slices: Vec<IoSlice> = changed
+                .iter()
+                .map(|&index| IoSlice::new(arena.object(index)))
+                .collect();
+            write_all_vectored(&mut file, &mut slices).map_err(err(path.display()))?;
+            for doomed in &doomed {
+                fs::remove_file(doomed).map_err(err(doomed.display()))?;
+            }
+            sys::syncfs(&run.one_file).map_err(err("syncfs"))
+        })?;
+        row.times.one_file_write = Some(one_file_write);
+        if round > 0 {
+            run.one_file_pool.push_back(path);
         }
 
         // The peer: a hard-link snapshot of the live tree, the oldest
@@ -667,6 +742,24 @@ impl Bench {
             run.fillers += 1;
             fs::write(&path, run.arena.object(0)).map_err(err(path.display()))?;
             run.pool.push_back(path);
+        }
+        Ok(())
+    }
+
+    /// Makes sure the one-file floor has `count` files to unlink, writing
+    /// fillers of pack size (untimed) when its own are too few.
+    fn fill_one_file_pool(&mut self, run: &mut Run, count: u64) -> Result<(), String> {
+        if run.one_file_pool.len() as u64 >= count {
+            return Ok(());
+        }
+        let dir = run.one_file.join("fillers");
+        fs::create_dir_all(&dir).map_err(err(dir.display()))?;
+        let filler = vec![0x5a_u8; run.pack_size as usize];
+        while (run.one_file_pool.len() as u64) < count {
+            let path = dir.join(format!("{:08x}", run.one_file_fillers));
+            run.one_file_fillers += 1;
+            fs::write(&path, &filler).map_err(err(path.display()))?;
+            run.one_file_pool.push_back(path);
         }
         Ok(())
     }
@@ -730,6 +823,16 @@ impl Bench {
             }
             row.times.read = Some(best);
 
+            // The first step's one file holds every object, in id order.
+            let first = run.one_file.join("g0");
+            let mut best = f64::MAX;
+            for _ in 0..tries {
+                self.prepare_read(run, cold)?;
+                let ((), read) = timed(|| read_one_file(&first, &mut run.arena))?;
+                best = best.min(read);
+            }
+            row.times.one_file_read = Some(best);
+
             if let Some(latest) = run.peer_generations.back().cloned() {
                 row.peer_disk_after = Some(sys::disk_usage(&run.snaps).map_err(err("du"))?.bytes);
                 let mut best = f64::MAX;
@@ -766,6 +869,43 @@ fn read_back(dir: &Path, arena: &mut Arena) -> Result<(), String> {
     Ok(())
 }
 
+/// Reads every object back from one file (the first step's one-file
+/// floor), sequentially in large vectored reads.
+fn read_one_file(path: &Path, arena: &mut Arena) -> Result<(), String> {
+    let mut file = File::open(path).map_err(err(path.display()))?;
+    let mut slices: Vec<IoSliceMut> = arena.objects_mut().map(IoSliceMut::new).collect();
+    read_exact_vectored(&mut file, &mut slices).map_err(err(path.display()))
+}
+
+/// write_all for a list of buffers: writev(2) takes up to IOV_MAX of them
+/// per call (std caps the count), so 4 KiB pages go out 4 MiB at a time.
+fn write_all_vectored(file: &mut File, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
+    IoSlice::advance_slices(&mut slices, 0);
+    while !slices.is_empty() {
+        match file.write_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// read_exact for a list of buffers, by readv(2).
+fn read_exact_vectored(file: &mut File, mut slices: &mut [IoSliceMut<'_>]) -> io::Result<()> {
+    IoSliceMut::advance_slices(&mut slices, 0);
+    while !slices.is_empty() {
+        match file.read_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => IoSliceMut::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     match values.len() {
@@ -785,7 +925,9 @@ fn median_times(times: &[Times]) -> Times {
         snapper: median(times.iter().map(|t| t.snapper).collect()),
         digest: median_of(&times.iter().map(|t| t.digest).collect::<Vec<_>>()),
         write: median_of(&times.iter().map(|t| t.write).collect::<Vec<_>>()),
+        one_file_write: median_of(&times.iter().map(|t| t.one_file_write).collect::<Vec<_>>()),
         read: median_of(&times.iter().map(|t| t.read).collect::<Vec<_>>()),
+        one_file_read: median_of(&times.iter().map(|t| t.one_file_read).collect::<Vec<_>>()),
         peer: median_of(&times.iter().map(|t| t.peer).collect::<Vec<_>>()),
     }
 }
@@ -818,8 +960,11 @@ fn fold(members: &[Row]) -> Row {
         generations: members.len() as u32,
         times: median_times(&members.iter().map(|r| r.times).collect::<Vec<_>>()),
         changed: med(|r| r.changed),
-        files_written: med(|r| r.files_written),
+        payloads_written: med(|r| r.payloads_written),
         redundant_copies: med(|r| r.redundant_copies),
+        copied_forward: med(|r| r.copied_forward),
+        deduplicated: med(|r| r.deduplicated),
+        packs_written: med(|r| r.packs_written),
         bytes_written: med(|r| r.bytes_written),
         archive_bytes: med(|r| r.archive_bytes),
         files_deleted: med(|r| r.files_deleted),
@@ -867,6 +1012,7 @@ fn memory_row(
                 .arg("--memory-probe")
                 .arg(objects.to_string())
                 .arg(size.to_string())
+                .arg(options.pack_size.to_string())
                 .arg(dir)
                 .output()
                 .map_err(err(exe.display()))?;
@@ -879,7 +1025,7 @@ fn memory_row(
             parse_probe(&String::from_utf8_lossy(&out.stdout))
                 .ok_or("memory probe: no MEMORY line")?
         }
-        None => probe_memory(objects, size, dir)?,
+        None => probe_memory(objects, size, options.pack_size, dir)?,
     };
     row.workload = name.into();
     row.own_process = options.probe_exe.is_some();
@@ -912,10 +1058,16 @@ fn parse_probe(text: &str) -> Option<MemoryRow> {
 /// payloads are allocated and touched before the baseline, so they do not
 /// count. Prints the `MEMORY` line the parent reads when run as
 /// `--memory-probe`.
-pub fn probe_memory(objects: usize, size: usize, dir: &Path) -> Result<MemoryRow, String> {
+pub fn probe_memory(
+    objects: usize,
+    size: usize,
+    pack_size: u64,
+    dir: &Path,
+) -> Result<MemoryRow, String> {
     let arena = Arena::new(objects, size);
     let config = Config {
         bufsize: (size as u64).max(4096),
+        pack_size,
         ..Config::default()
     };
     let storage = DirStorage::open(dir).map_err(err(dir.display()))?;

@@ -12,7 +12,7 @@ static ALLOCATOR: heap::Counting = heap::Counting;
 const USAGE: &str =
     "usage: snapper-bench [--quick] [--dir DIR] [--out FILE | --no-out] [--repeat N]
                      [--phantom OBJECTS SIZE] [--pages OBJECTS SIZE]
-                     [--retention GENERATIONS MAX_SNAPSHOTS]
+                     [--retention GENERATIONS MAX_SNAPSHOTS] [--pack-size SIZE]
                      [--no-peer] [--no-drop-caches] [--keep]
   --quick            smoke run of a few seconds (tiny sizes, one repeat, no BENCHMARKS.md)
   --dir DIR          where the fresh run directory is made (default var/bench)
@@ -23,6 +23,8 @@ const USAGE: &str =
   --phantom N SIZE   PhantomOS workload (default 1024 32768)
   --pages N SIZE     Pages workload (default 65536 4096)
   --retention G MAX  Retention workload (default 20 5)
+  --pack-size SIZE   Snapper's pack_size, digits with an optional K, M or G
+                     suffix, 4K to 1G (default 4M, the engine's default)
   --no-peer          skip rsync --link-dest
   --no-drop-caches   never drop the page cache (no cold restore rows)
   --keep             keep the run directory";
@@ -67,6 +69,12 @@ fn parse() -> Result<Cli, String> {
                     u32::try_from(max).map_err(|_| "--retention: too large")?,
                 );
             }
+            "--pack-size" => {
+                let value = args.next().ok_or("--pack-size needs a value")?;
+                options.pack_size = snapper_core::config::parse_size(&value)
+                    .filter(|v| (4096..=snapper_core::config::MAX_PACK_SIZE).contains(v))
+                    .ok_or_else(|| format!("--pack-size: '{value}' is not a size from 4K to 1G"))?;
+            }
             "--no-peer" => options.peer = false,
             "--no-drop-caches" => options.drop_caches = false,
             "--keep" => options.keep = true,
@@ -85,18 +93,19 @@ fn main() -> ExitCode {
     // measures holds nothing but Snapper's (see probe_memory).
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--memory-probe") {
-        let parsed = (|| -> Option<(usize, usize, PathBuf)> {
+        let parsed = (|| -> Option<(usize, usize, u64, PathBuf)> {
             Some((
                 args.get(2)?.parse().ok()?,
                 args.get(3)?.parse().ok()?,
-                PathBuf::from(args.get(4)?),
+                args.get(4)?.parse().ok()?,
+                PathBuf::from(args.get(5)?),
             ))
         })();
-        let Some((objects, size, dir)) = parsed else {
-            eprintln!("usage: snapper-bench --memory-probe OBJECTS SIZE DIR");
+        let Some((objects, size, pack_size, dir)) = parsed else {
+            eprintln!("usage: snapper-bench --memory-probe OBJECTS SIZE PACK_SIZE DIR");
             return ExitCode::from(2);
         };
-        return match probe_memory(objects, size, &dir) {
+        return match probe_memory(objects, size, pack_size, &dir) {
             Ok(row) => {
                 println!("{}", probe_line(&row));
                 ExitCode::SUCCESS

@@ -103,13 +103,32 @@ pub fn memory_target(row: &MemoryRow) -> bool {
 
 fn floor_text(row: &Row) -> String {
     let t = &row.times;
-    match (row.kind, t.floor(row.kind)) {
+    floor_parts(row.kind, t.floor(row.kind), t.digest, t.write)
+}
+
+fn one_file_floor_text(row: &Row) -> String {
+    let t = &row.times;
+    floor_parts(
+        row.kind,
+        t.one_file_floor(row.kind),
+        t.digest,
+        t.one_file_write,
+    )
+}
+
+fn floor_parts(
+    kind: StepKind,
+    floor: Option<f64>,
+    digest: Option<f64>,
+    write: Option<f64>,
+) -> String {
+    match (kind, floor) {
         (_, None) => "-".into(),
         (StepKind::Changed, Some(total)) => format!(
             "{} (digest {} + write {})",
             secs(total),
-            secs(t.digest.unwrap_or(0.0)),
-            secs(t.write.unwrap_or(0.0))
+            secs(digest.unwrap_or(0.0)),
+            secs(write.unwrap_or(0.0))
         ),
         (StepKind::Unchanged, Some(total)) => format!("{} (digest)", secs(total)),
         (StepKind::Restore, Some(total)) => format!("{} (read)", secs(total)),
@@ -152,24 +171,29 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(out, "\n### Time\n");
     let _ = writeln!(
         out,
-        "| workload | r | step | Snapper | floor | Snapper/floor | target | rsync --link-dest | Snapper/rsync | met |"
+        "| workload | r | step | Snapper | floor (one file per object) | Snapper/floor | one-file floor | Snapper/one-file floor | target | rsync --link-dest | Snapper/rsync | met |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|");
     for row in &report.rows {
         let t = &row.times;
         let ratio = t
             .floor(row.kind)
             .map_or("-".into(), |f| format!("{:.2}", t.snapper / f));
+        let one_file_ratio = t
+            .one_file_floor(row.kind)
+            .map_or("-".into(), |f| format!("{:.2}", t.snapper / f));
         let (target, met) = time_target(row);
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             row.workload,
             row.redundancy,
             step_text(row),
             secs(t.snapper),
             floor_text(row),
             ratio,
+            one_file_floor_text(row),
+            one_file_ratio,
             target,
             t.peer.map_or("-".into(), secs),
             t.peer
@@ -181,14 +205,17 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(out, "\n### Files, bytes, disk\n");
     let _ = writeln!(
         out,
-        "| workload | r | step | objects changed | files written (redundant copies) | files deleted | bytes written (archive) | on disk after | growth | allowed growth | rsync on disk | met |"
+        "| workload | r | step | objects changed | payloads written (redundant copies, copied forward) | packs written | files deleted | bytes written (archive) | on disk after | growth | growth / changed bytes | allowed growth | rsync on disk | met |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     for row in &report.rows {
         let snapshot = row.kind != StepKind::Restore;
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             row.workload,
             row.redundancy,
             step_text(row),
@@ -198,7 +225,15 @@ pub fn render(report: &Report) -> String {
                 "-".into()
             },
             if snapshot {
-                format!("{} ({})", row.files_written, row.redundant_copies)
+                format!(
+                    "{} ({}, {})",
+                    row.payloads_written, row.redundant_copies, row.copied_forward
+                )
+            } else {
+                "-".into()
+            },
+            if snapshot {
+                row.packs_written.to_string()
             } else {
                 "-".into()
             },
@@ -219,6 +254,11 @@ pub fn render(report: &Report) -> String {
             bytes(row.disk_after),
             if snapshot {
                 signed_bytes(row.disk_growth)
+            } else {
+                "-".into()
+            },
+            if snapshot && row.changed_bytes() > 0 {
+                format!("{:.3}", row.disk_growth as f64 / row.changed_bytes() as f64)
             } else {
                 "-".into()
             },

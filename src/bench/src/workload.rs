@@ -55,6 +55,11 @@ impl Arena {
         &mut self.data[index * self.size..(index + 1) * self.size]
     }
 
+    /// Every payload, to restore into, in id order.
+    pub fn objects_mut(&mut self) -> std::slice::ChunksMut<'_, u8> {
+        self.data.chunks_mut(self.size.max(1))
+    }
+
     /// Zeroes every payload, so a restore that writes nothing is caught.
     pub fn clear(&mut self) {
         self.data.fill(0);

@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::format::{crc32, DecodeError, ARCHIVE_HEADER_LEN, ARCHIVE_MAGIC};
 use crate::layout::GenerationName;
-use crate::pack::{Codec, PACK_TRAILER_LEN};
+use crate::pack::Codec;
 use crate::types::{Digest, Generation, Location, ObjectId, PackNumber, PackRef};
 
 /// The archive format of pack storage.
@@ -43,6 +43,7 @@ impl Stored {
         Location {
             pack: self.pack_ref(),
             offset: self.offset,
+            length: self.length,
         }
     }
 
@@ -214,7 +215,8 @@ pub struct Source {
     pub name: String,
     /// The fan-out of its pack trie.
     pub fanout: u32,
-    /// The length of each of its pack files, by pack number.
+    /// The payload bytes of each of its packs (where the pack's index
+    /// starts), by pack number.
     pub packs: Vec<u64>,
 }
 
@@ -229,7 +231,8 @@ pub struct Archive {
     pub created: u64,
     /// Fan-out of this generation's pack trie.
     pub fanout: u32,
-    /// The length of each pack file this generation wrote, by number.
+    /// The payload bytes of each pack this generation wrote (where the
+    /// pack's index starts), by number.
     pub packs: Vec<u64>,
     /// Every generation the entries use, this one included when used,
     /// strictly ascending.
@@ -261,7 +264,7 @@ pub struct Header<'a> {
     pub created: u64,
     /// Fan-out of its pack trie.
     pub fanout: u32,
-    /// Lengths of its pack files.
+    /// Payload bytes of its packs.
     pub packs: &'a [u64],
 }
 
@@ -401,7 +404,7 @@ impl Archive {
                     return Err(DecodeError::Malformed("copy in a pack that does not exist"));
                 };
                 let end = u64::from(copy.offset) + u64::from(copy.length);
-                if end + PACK_TRAILER_LEN as u64 > *pack_len {
+                if end > *pack_len {
                     return Err(DecodeError::Malformed("copy past the end of its pack"));
                 }
                 if copy.codec == Codec::RAW && copy.length != entry.size {
@@ -574,7 +577,7 @@ mod tests {
             Err(DecodeError::Malformed("copy in a pack that does not exist"))
         );
         let mut past_end = sample();
-        past_end.sources[0].packs[0] = 4 + 300 + PACK_TRAILER_LEN as u64 - 1;
+        past_end.sources[0].packs[0] = 4 + 300 - 1;
         assert_eq!(
             Archive::decode(&encode(&past_end)),
             Err(DecodeError::Malformed("copy past the end of its pack"))

@@ -1,27 +1,28 @@
 //! Names and paths under the snapper root. Every path is derived from a
-//! generation's name, its fan-out and a file number; none is stored.
+//! generation's name, its fan-out and a pack number; none is stored.
 //!
 //! ```text
 //! <root>/<generation name>/archive          the committed archive
 //! <root>/<generation name>/archive.tmp      the archive while it is being committed
-//! <root>/<generation name>/snapshot/<D>/<d_(D-1)>/.../<d_1>/<n>
+//! <root>/<generation name>/pack/<D>/<d_(D-1)>/.../<d_1>/<n>
 //! ```
-//! `n` is the file number in hex; `d_i` are its base-`fanout` digits (most
+//! `n` is the pack number in hex; `d_i` are its base-`fanout` digits (most
 //! significant first, in hex) without the last one; `D` is the number of
-//! digits. Every directory below `snapshot/<D>` holds at most `fanout`
+//! digits. Every directory below `pack/<D>` holds at most `fanout`
 //! entries, and the depth grows with log_fanout(n).
 
 use alloc::string::String;
 use core::fmt::Write;
 
 use crate::time::DateTime;
-use crate::types::{FileNumber, Generation, PackNumber};
+use crate::types::{Generation, PackNumber};
 
 /// Name of the committed archive inside a generation directory.
 pub const ARCHIVE: &str = "archive";
 /// Name the archive is written under before the rename that commits it.
 pub const ARCHIVE_TMP: &str = "archive.tmp";
-/// Directory inside a generation that holds its snapshot files (format 1).
+/// Directory inside a generation that held its snapshot files in format 1;
+/// its presence marks a format-1 generation.
 pub const SNAPSHOT_DIR: &str = "snapshot";
 /// Directory inside a generation that holds its pack files (format 2).
 pub const PACK_DIR: &str = "pack";
@@ -140,17 +141,6 @@ fn digits(mut n: u32, fanout: u32, out: &mut [u32; 32]) -> usize {
     count
 }
 
-/// The directories from the generation's `snapshot` directory down to the
-/// one that holds file `n`, outermost first, each given as its full path.
-pub fn file_dirs(name: &str, fanout: u32, n: FileNumber) -> alloc::vec::Vec<String> {
-    trie_dirs(name, SNAPSHOT_DIR, fanout, n.0)
-}
-
-/// Path of snapshot file `n` of a generation.
-pub fn file_path(name: &str, fanout: u32, n: FileNumber) -> String {
-    trie_path(name, SNAPSHOT_DIR, fanout, n.0)
-}
-
 /// The directories from the generation's `pack` directory down to the one
 /// that holds pack `n`, outermost first, each given as its full path.
 pub fn pack_dirs(name: &str, fanout: u32, n: PackNumber) -> alloc::vec::Vec<String> {
@@ -190,7 +180,7 @@ fn trie_path(name: &str, top: &str, fanout: u32, n: u32) -> String {
     path
 }
 
-/// The directory that holds file `n` (the last of [`file_dirs`]).
+/// The directory that holds a pack (the last of [`pack_dirs`]).
 pub fn parent_dir(path: &str) -> &str {
     path.rfind('/').map_or("", |at| &path[..at])
 }
@@ -244,20 +234,20 @@ mod tests {
     fn paths_form_a_trie_with_bounded_fanout() {
         let name = GenerationName::new(0, Generation(1));
         assert_eq!(
-            file_path(name.as_str(), 100, FileNumber(0)),
-            "1970-01-01T00:00:00-00000001/snapshot/1/0"
+            pack_path(name.as_str(), 100, PackNumber(0)),
+            "1970-01-01T00:00:00-00000001/pack/1/0"
         );
         assert_eq!(
-            file_path(name.as_str(), 100, FileNumber(99)),
-            "1970-01-01T00:00:00-00000001/snapshot/1/63"
+            pack_path(name.as_str(), 100, PackNumber(99)),
+            "1970-01-01T00:00:00-00000001/pack/1/63"
         );
         assert_eq!(
-            file_path(name.as_str(), 100, FileNumber(100)),
-            "1970-01-01T00:00:00-00000001/snapshot/2/1/64"
+            pack_path(name.as_str(), 100, PackNumber(100)),
+            "1970-01-01T00:00:00-00000001/pack/2/1/64"
         );
         assert_eq!(
-            file_path(name.as_str(), 100, FileNumber(123_456)),
-            "1970-01-01T00:00:00-00000001/snapshot/3/c/22/1e240"
+            pack_path(name.as_str(), 100, PackNumber(123_456)),
+            "1970-01-01T00:00:00-00000001/pack/3/c/22/1e240"
         );
         // Count entries per directory for a few thousand files: never above the fan-out.
         for fanout in [2u32, 3, 16, 100] {
@@ -265,7 +255,7 @@ mod tests {
                 BTreeMap::new();
             let mut depth = 0;
             for n in 0..5_000u32 {
-                let path = file_path(name.as_str(), fanout, FileNumber(n));
+                let path = pack_path(name.as_str(), fanout, PackNumber(n));
                 depth = depth.max(path.matches('/').count());
                 let mut parent = String::new();
                 for part in path.split('/') {
@@ -278,7 +268,7 @@ mod tests {
                     }
                     parent.push_str(part);
                 }
-                let dirs = file_dirs(name.as_str(), fanout, FileNumber(n));
+                let dirs = pack_dirs(name.as_str(), fanout, PackNumber(n));
                 assert_eq!(dirs.last().map(String::as_str), Some(parent_dir(&path)));
             }
             for (dir, children) in &entries {

@@ -1,11 +1,13 @@
 //! Snapper's engine: snapshots of objects (64-bit id, byte payload) into a
 //! journaling file system, one generation at a time.
 //!
-//! - An unchanged object costs no I/O: the new generation's archive links to
-//!   the file an earlier generation wrote. Change is detected by a 128-bit
-//!   BLAKE3 digest kept in the archive.
-//! - Reference counts are derived from the valid archives at start and kept
-//!   up to date in memory; nothing on disk is rewritten to count.
+//! - A generation's new payloads go into a few pack files, written whole;
+//!   an unchanged object costs no I/O (the new archive links to the copy an
+//!   earlier generation stored), equal content is stored once. Change is
+//!   detected by a 128-bit BLAKE3 digest kept in the archive.
+//! - Reference counts (per stored payload) are derived from the valid
+//!   archives at start and kept up to date in memory; nothing on disk is
+//!   rewritten to count.
 //! - A generation exists if and only if its archive exists and checks out;
 //!   the archive is committed by write, sync, rename, sync.
 //!
@@ -24,16 +26,16 @@ pub mod error;
 pub mod format;
 pub mod layout;
 pub mod pack;
-mod refs;
-mod snapper;
+pub mod platform;
 pub mod storage;
 pub mod time;
 pub mod types;
 
 pub use config::{Config, ConfigError};
-pub use error::{code_of, Error};
-pub use snapper::{
-    GenerationInfo, GenerationStatus, InitOutcome, Level, Platform, Snapper, SnapshotStats, State,
+pub use engine::{
+    GenerationInfo, GenerationStatus, InitOutcome, PackUsage, Snapper, SnapshotStats, State,
 };
+pub use error::{code_of, Error};
+pub use platform::{Level, Platform};
 pub use storage::{DirEntry, EntryKind, MemStorage, Storage, StorageError};
-pub use types::{Digest, FileNumber, FileRef, Generation, ObjectId};
+pub use types::{Digest, Generation, Location, ObjectId, PackNumber, PackRef};

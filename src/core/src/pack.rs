@@ -277,13 +277,45 @@ pub struct PackBuilder {
     records: Vec<PackRecord>,
 }
 
+/// A pack ready to be written: the payloads, then index and trailer. Two
+/// parts, so that the payloads are never copied to append the index, and
+/// the payload buffer can be reused for the next pack.
+#[derive(Debug)]
+pub struct FinishedPack {
+    /// The payloads, back to back (the pack's first `index_offset` bytes).
+    pub payloads: Vec<u8>,
+    /// Index records and trailer.
+    pub tail: Vec<u8>,
+}
+
+impl FinishedPack {
+    /// The whole file's length.
+    pub fn len(&self) -> u64 {
+        (self.payloads.len() + self.tail.len()) as u64
+    }
+
+    /// Never true: a pack has at least its trailer.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The whole file as one vector (tests and tools).
+    pub fn into_bytes(self) -> Vec<u8> {
+        let mut out = self.payloads;
+        out.extend_from_slice(&self.tail);
+        out
+    }
+}
+
 impl PackBuilder {
-    /// An empty pack; `capacity` is the payload bytes expected.
-    pub fn new(generation: Generation, pack: PackNumber, capacity: usize) -> Self {
+    /// An empty pack filling `buffer` (cleared first; its capacity is kept,
+    /// so a buffer handed back from the previous pack costs no allocation).
+    pub fn new(generation: Generation, pack: PackNumber, mut buffer: Vec<u8>) -> Self {
+        buffer.clear();
         PackBuilder {
             generation,
             pack,
-            bytes: Vec::with_capacity(capacity),
+            bytes: buffer,
             records: Vec::new(),
         }
     }
@@ -322,24 +354,25 @@ impl PackBuilder {
         Some(record)
     }
 
-    /// The whole file: payloads, index, trailer.
-    pub fn finish(mut self) -> Vec<u8> {
+    /// The payloads, and the index and trailer that follow them.
+    pub fn finish(self) -> FinishedPack {
         let index_offset = u32::try_from(self.bytes.len()).unwrap_or(u32::MAX);
-        let index_start = self.bytes.len();
-        self.bytes
-            .reserve(self.records.len() * PACK_RECORD_LEN + PACK_TRAILER_LEN);
+        let mut tail = Vec::with_capacity(self.records.len() * PACK_RECORD_LEN + PACK_TRAILER_LEN);
         for record in &self.records {
-            record.emit(&mut self.bytes);
+            record.emit(&mut tail);
         }
         let trailer = PackTrailer {
             generation: self.generation,
             pack: self.pack,
             records: u32::try_from(self.records.len()).unwrap_or(u32::MAX),
             index_offset,
-            index_crc: crc32(&[&self.bytes[index_start..]]),
+            index_crc: crc32(&[&tail]),
         };
-        self.bytes.extend_from_slice(&trailer.emit());
-        self.bytes
+        tail.extend_from_slice(&trailer.emit());
+        FinishedPack {
+            payloads: self.bytes,
+            tail,
+        }
     }
 }
 
@@ -349,12 +382,12 @@ mod tests {
     use alloc::string::String;
 
     fn sample() -> Vec<u8> {
-        let mut pack = PackBuilder::new(Generation(2), PackNumber(1), 16);
+        let mut pack = PackBuilder::new(Generation(2), PackNumber(1), Vec::new());
         pack.push(ObjectId(0x0102_0304_0506_0708), b"hello")
             .unwrap();
         pack.push(ObjectId(u64::MAX), b"").unwrap();
         pack.push(ObjectId(7), b"abc").unwrap();
-        pack.finish()
+        pack.finish().into_bytes()
     }
 
     /// The bytes of a fixed pack, checked independently (Python's struct
@@ -410,7 +443,9 @@ mod tests {
 
     #[test]
     fn an_empty_pack_is_a_trailer() {
-        let bytes = PackBuilder::new(Generation(1), PackNumber(0), 0).finish();
+        let bytes = PackBuilder::new(Generation(1), PackNumber(0), Vec::new())
+            .finish()
+            .into_bytes();
         assert_eq!(bytes.len(), PACK_TRAILER_LEN);
         let (_, records, damaged) = check(&bytes).unwrap();
         assert!(records.is_empty() && damaged == 0);

@@ -13,21 +13,6 @@ pub struct ObjectId(pub u64);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Generation(pub u32);
 
-/// The number of a snapshot file within the generation that created it,
-/// counting from 0 without gaps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct FileNumber(pub u32);
-
-/// Where one copy of an object's content lives: a file of some generation.
-/// Paths are derived from this, never stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct FileRef {
-    /// The generation whose directory holds the file.
-    pub generation: Generation,
-    /// The file's number within that generation.
-    pub file: FileNumber,
-}
-
 /// The number of a pack file within the generation that wrote it, counting
 /// from 0 without gaps (format 2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -43,14 +28,18 @@ pub struct PackRef {
     pub pack: PackNumber,
 }
 
-/// Where one stored payload starts: a pack and a byte offset in it. Two
-/// copies never share a location, so this is what reference counts count.
+/// One stored payload: a pack, and the byte range in it. Two payloads
+/// never share a location (an empty payload starts where the next one
+/// does, so the offset alone would not tell them apart), so this is what
+/// reference counts count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Location {
     /// The pack holding the payload.
     pub pack: PackRef,
     /// Byte offset of the payload from the start of the pack file.
     pub offset: u32,
+    /// Stored length in bytes.
+    pub length: u32,
 }
 
 /// Length of the change-detection digest in bytes (BLAKE3 truncated to 128 bits).
@@ -99,12 +88,6 @@ impl fmt::Display for PackRef {
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}+{:#x}", self.pack, self.offset)
-    }
-}
-
-impl fmt::Display for FileRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{:x}", self.generation.0, self.file.0)
+        write!(f, "{}+{:#x}/{}", self.pack, self.offset, self.length)
     }
 }

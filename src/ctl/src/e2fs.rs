@@ -7,7 +7,7 @@
 //! minus what has been removed. Removals are queued and applied at each
 //! `sync` in one debugfs run, and then checked by reading the image again.
 //! The engine's order is kept: a purge removes the archive and syncs, which
-//! applies that removal, before any snapshot file is deleted.
+//! applies that removal, before any pack is deleted.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -68,6 +68,26 @@ pub fn in_use(image: &Path) -> Option<String> {
         }
     }
     None
+}
+
+/// Whether the ext4 superblock of `image` has `needs_recovery` set: the
+/// journal holds transactions not yet written to their place (the system
+/// that used the image was killed, or it is mounted). `None` when the
+/// superblock cannot be read or is not ext4's.
+pub fn needs_recovery(image: &Path) -> Option<bool> {
+    use std::io::Read;
+    // The superblock starts at byte 1024; s_magic (0xEF53) is at 0x38 in
+    // it, s_feature_incompat at 0x60, and INCOMPAT_RECOVER is bit 0x4.
+    let mut superblock = [0u8; 1024 + 0x64];
+    std::fs::File::open(image)
+        .and_then(|mut f| f.read_exact(&mut superblock))
+        .ok()?;
+    let magic = superblock.get(1024 + 0x38..1024 + 0x3a)?;
+    if magic != [0x53, 0xEF] {
+        return None;
+    }
+    let incompat = superblock.get(1024 + 0x60..1024 + 0x64)?;
+    Some(incompat.first().is_some_and(|b| b & 0x4 != 0))
 }
 
 /// Refuses an image that another writer may have open or that needs journal

@@ -1,6 +1,6 @@
-//! snapperctl: the command line. Each command opens the root, asks the
-//! engine (and the read-only views in `inspect`) and prints a table or, with
-//! `--json`, one JSON document on stdout. Diagnostics go to stderr.
+//! snapperctl: the command line. Each command opens the root through the
+//! engine, asks it (never the bytes on disk directly) and prints a table
+//! or, with `--json`, one JSON document on stdout. Diagnostics go to stderr.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -11,23 +11,32 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
-use snapper_core::{Config, Error as CoreError, Generation, Level, ObjectId, Snapper, Storage};
+use snapper_core::archive::{Archive, Entry};
+use snapper_core::engine::inspect::check_pack_file;
+use snapper_core::format::crc32;
+use snapper_core::layout::{self, ARCHIVE, PACK_DIR};
+use snapper_core::pack::{Codec, PackRecord};
+use snapper_core::{
+    Config, Error as CoreError, Generation, Level, Location, ObjectId, PackNumber, PackRef, Storage,
+};
 
 use snapperctl::inspect::{
-    self, check_file, now, read_only_config, walk, Collect, FileState, GenView, Inspection, Status,
+    self, copy_problem, files_below, now, open_engine, pack_problem, read_only_config, Collect,
+    Engine, GenView, Status,
 };
 use snapperctl::output::{self, parse_id, parse_size, Progress};
-use snapperctl::storage::RootSpec;
+use snapperctl::storage::{ReadOnly, Removals, RootSpec};
 
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success; for verify: every object of every checked generation is restorable
   1  damage: verify found an object no intact copy covers or a damaged archive;
      restore could not restore an object it was asked for; salvage met a
-     damaged file; gc kept a damaged generation
+     damaged pack; gc kept a damaged generation
   2  usage: bad arguments (as printed by the argument parser)
-  3  I/O: the root or image cannot be opened or read, an output cannot be
-     written, mkfs.ext4 is missing or failed
+  3  I/O: the root or image cannot be opened or read, or holds another format
+     than 2 (format 1: one file per object); an output cannot be written;
+     mkfs.ext4 is missing or failed
   4  not found: no such generation, or no such object in it
   5  refused: the request would break a rule (purge below --keep, change an
      image without --write-image, overwrite an existing file)";
@@ -35,13 +44,14 @@ Exit codes:
 const ABOUT: &str = "Inspect, verify and manage Snapper data on Linux, from a directory or straight from an ext4 image";
 
 const LONG_ABOUT: &str = "\
-Inspect, verify and manage Snapper data on Linux.
+Inspect, verify and manage Snapper data (format 2: pack storage) on Linux.
 
 The snapper root (--root or $SNAPPER_ROOT) is a host directory, or an ext4
 image file or block device holding it (raw/snapper_block.raw in the Genode
 scenario). Images are read in place without mounting and without root.
 purge and gc change an image only with --write-image (through e2fsprogs'
 debugfs, followed by e2fsck -fn); nothing else may use the image meanwhile.
+A root of format 1 (one file per object) is refused, and left unchanged.
 
 GEN names a generation: its directory name (2026-11-24T18:46:20-00000007),
 its number (7), `latest` or `oldest`.";
@@ -74,22 +84,26 @@ struct Global {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Generations: age, objects, files, bytes new and shared, valid or why not
+    /// Generations: age, objects, packs, bytes new and shared, valid or why not
     List,
     /// The objects of a generation: id, size, digest, and where each copy is
     Show {
         /// The generation
         generation: String,
     },
-    /// Read every archive and snapshot file and check every checksum
+    /// Check every copy of every object as restore would, and every pack's index
     ///
-    /// Reports each damaged or missing file, whether another copy still
-    /// covers every object that needs it, and a summary. Exits 1 when an
-    /// object cannot be restored. A progress bar is drawn on a terminal.
+    /// The engine's verify_generation reads each copy's pack range and
+    /// checks its CRC; each pack in use is also checked against its own
+    /// index (what salvage relies on). Reports each damaged copy, whether
+    /// another copy still covers every object, and a summary. Exits 1 when
+    /// an object cannot be restored or an archive is damaged. A progress
+    /// bar is drawn on a terminal.
     Verify {
         /// Only this generation (default: all)
         generation: Option<String>,
-        /// Exit 1 on any damaged file, even when another copy covers it
+        /// Exit 1 on any damaged copy or pack index, even when every object
+        /// is still restorable
         #[arg(long)]
         strict: bool,
         /// No progress bar, even on a terminal
@@ -114,25 +128,29 @@ enum Cmd {
         #[arg(short, long, value_name = "PATH")]
         output: Option<PathBuf>,
     },
-    /// Rescue what a generation with a damaged archive wrote itself
+    /// Rescue the objects a generation without a usable archive wrote
     ///
     /// Without a valid archive the engine cannot restore a generation. Its
-    /// own snapshot files still name their object in a checksummed header:
-    /// every file that passes its header CRC, payload CRC and BLAKE3 digest
-    /// is written to DIR/<id as 16 hex digits>. Objects the generation
-    /// shared with older generations are not in its directory and cannot
-    /// be told apart; restore them from an older valid generation if that
-    /// is good enough. Exits 1 if a file was damaged.
+    /// packs still name every payload in a checksummed index: each payload
+    /// that passes the index's CRC is written to DIR/<id as 16 hex digits>,
+    /// the newest copy where an id has several. Objects the generation
+    /// linked to older packs (unchanged or equal content) are not in its
+    /// packs; --with-older also takes them from the packs of every older
+    /// generation directory, newest copy first. Exits 1 if a pack or a
+    /// payload was damaged.
     Salvage {
         /// The generation (normally one whose archive is damaged)
         generation: String,
         /// Output directory
         #[arg(short, long, value_name = "DIR")]
         output: PathBuf,
+        /// Also scan the packs of older generations
+        #[arg(long)]
+        with_older: bool,
     },
-    /// Space per generation: shared versus exclusive, what purging would free
+    /// Space: pack bytes on disk against live payload bytes, sparse packs
     Du,
-    /// Remove generations and the files no other generation uses
+    /// Remove generations and the packs no other generation uses
     ///
     /// Runs the engine's purge. Stop the Snapper component that uses the
     /// root first: the format has no lock, and two writers could delete
@@ -147,19 +165,20 @@ enum Cmd {
         /// Refuse to leave fewer valid generations than this
         #[arg(long, default_value_t = 1, value_name = "N")]
         keep: u32,
-        /// Only say what would be removed and freed
+        /// Run the engine's purge without deleting anything, and list what
+        /// it would delete
         #[arg(long)]
         dry_run: bool,
         #[command(flatten)]
         write: WriteImage,
     },
-    /// Delete files no valid generation references (crash leftovers)
+    /// Delete files no valid generation uses (crash leftovers, dead packs)
     ///
     /// Runs the engine's purge_zombies. Stop the Snapper component that uses
     /// the root first: a snapshot in progress has no archive yet, and gc
-    /// would take its files for leftovers. An image needs --write-image.
+    /// would take its packs for leftovers. An image needs --write-image.
     Gc {
-        /// Only list what would be deleted
+        /// Only list what would be deleted (the engine's unused_files)
         #[arg(long)]
         dry_run: bool,
         /// Also delete generations whose archive is damaged (default: keep them
@@ -173,9 +192,9 @@ enum Cmd {
     ///
     /// Runs mkfs.ext4 -O ^metadata_csum -i 4096 -L snapper on a sparse file
     /// of SIZE bytes, as raw/Makefile does (lwext4 does not handle metadata
-    /// checksums; every snapshot file needs an inode). With --from, the image is
-    /// populated with a directory's content (mkfs.ext4 -d), e.g. a snapper
-    /// root written on the host. Needs e2fsprogs.
+    /// checksums). With --from, the image is populated with a directory's
+    /// content (mkfs.ext4 -d), e.g. a snapper root written on the host; a
+    /// root of another format is refused. Needs e2fsprogs.
     Mkimage {
         /// Size, e.g. 256M or 1G
         #[arg(value_parser = parse_size)]
@@ -188,8 +207,7 @@ enum Cmd {
         /// Overwrite PATH if it exists
         #[arg(long)]
         force: bool,
-        /// Bytes per inode: every snapshot file is an inode, and mkfs's
-        /// default (16384) runs out of inodes long before blocks
+        /// Bytes per inode (raw/Makefile's value; mkfs's default is 16384)
         #[arg(long, default_value_t = 4096, value_name = "BYTES")]
         inode_ratio: u32,
     },
@@ -253,6 +271,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> Outcome {
+    let g = &cli.global;
     if let Cmd::Mkimage {
         size,
         path,
@@ -261,15 +280,14 @@ fn run(cli: &Cli) -> Outcome {
         inode_ratio,
     } = &cli.command
     {
-        return mkimage(*size, path, from.as_deref(), *force, *inode_ratio);
+        return mkimage(g, *size, path, from.as_deref(), *force, *inode_ratio);
     }
-    let Some(path) = &cli.global.root else {
+    let Some(path) = &g.root else {
         return Err(Failure::Usage(
             "no snapper root: give --root PATH or set SNAPPER_ROOT".into(),
         ));
     };
-    let root = RootSpec::detect(path, &cli.global.in_image).map_err(Failure::Io)?;
-    let g = &cli.global;
+    let root = RootSpec::detect(path, &g.in_image).map_err(Failure::Io)?;
     match &cli.command {
         Cmd::List => list(&root, g),
         Cmd::Show { generation } => show(&root, g, generation),
@@ -285,7 +303,11 @@ fn run(cli: &Cli) -> Outcome {
             output,
         } => restore(&root, g, generation, *id, *all, output.as_deref()),
         Cmd::Du => du(&root, g),
-        Cmd::Salvage { generation, output } => salvage(&root, g, generation, output),
+        Cmd::Salvage {
+            generation,
+            output,
+            with_older,
+        } => salvage(&root, g, generation, output, *with_older),
         Cmd::Purge {
             generations,
             oldest,
@@ -340,33 +362,90 @@ fn print_json<T: Serialize>(value: &T) -> Outcome {
     }
 }
 
-fn show_log(g: &Global, lines: &[(Level, String)]) {
-    if g.verbose {
+/// The root opened through the engine, with its generations.
+struct Session<S: Storage> {
+    engine: Engine<S>,
+    log: Collect,
+    verbose: bool,
+    gens: Vec<GenView>,
+}
+
+impl<S: Storage> Session<S> {
+    /// Opens the root through the engine. A root of another format is
+    /// refused here, by the engine (which leaves it untouched).
+    fn open(
+        root: &dyn std::fmt::Display,
+        g: &Global,
+        storage: S,
+        config: Config,
+    ) -> Result<Self, Failure> {
+        let log = Collect::default();
+        let opened = open_engine(storage, config, &log);
+        show_log(g.verbose, &log.take());
+        let mut engine = opened.map_err(|e| Failure::Io(e.message(root)))?;
+        let gens = inspect::generations(&mut engine);
+        show_log(g.verbose, &log.take());
+        Ok(Session {
+            engine,
+            log,
+            verbose: g.verbose,
+            gens,
+        })
+    }
+
+    /// Prints what the engine logged since the last call (with --verbose).
+    fn flush_log(&self) {
+        show_log(self.verbose, &self.log.take());
+    }
+
+    fn find(&self, spec: &str) -> Result<GenView, Failure> {
+        inspect::find(&self.gens, spec).cloned().ok_or_else(|| {
+            Failure::NotFound(format!("no generation '{spec}' (see `snapperctl list`)"))
+        })
+    }
+
+    /// The archive of a valid generation, read and checked by the engine.
+    fn archive(&mut self, view: &GenView) -> Result<Archive, Failure> {
+        let archive = self.engine.archive(view.generation);
+        self.flush_log();
+        archive.map_err(|e| {
+            Failure::Damage(format!(
+                "generation {} ({}): its archive no longer reads ({e})",
+                view.generation, view.name
+            ))
+        })
+    }
+
+    /// The path of a copy's pack, from the engine (or, for a generation
+    /// whose directory is gone, from the archive's source record).
+    fn pack_path(&self, archive: &Archive, pack: PackRef) -> String {
+        self.engine.pack_path(pack).unwrap_or_else(|| {
+            archive
+                .source(pack.generation)
+                .map(|s| layout::pack_path(&s.name, s.fanout, pack.pack))
+                .unwrap_or_default()
+        })
+    }
+}
+
+fn show_log(verbose: bool, lines: &[(Level, String)]) {
+    if verbose {
         for (level, line) in lines {
             eprintln!("[snapper] {level:?}: {line}");
         }
     }
 }
 
-fn inspect_root(storage: &mut dyn Storage, g: &Global) -> Result<Inspection, Failure> {
-    let inspection = Inspection::open(storage).map_err(Failure::Io)?;
-    show_log(g, &inspection.log);
-    Ok(inspection)
-}
-
-fn find<'a>(inspection: &'a Inspection, spec: &str) -> Result<&'a GenView, Failure> {
-    inspection
-        .find(spec)
-        .ok_or_else(|| Failure::NotFound(format!("no generation '{spec}' (see `snapperctl list`)")))
-}
-
 fn require_valid(view: &GenView) -> Outcome {
     match &view.status {
         Status::Valid => Ok(()),
-        Status::Damaged(why) => Err(Failure::Damage(format!(
-            "generation {} ({}): archive {why}; the engine cannot restore it \
+        status if status.is_damaged() => Err(Failure::Damage(format!(
+            "generation {} ({}): {}; the engine cannot restore it \
              (`snapperctl salvage {} -o DIR` rescues the objects it wrote itself)",
-            view.generation, view.name, view.generation
+            view.generation,
+            view.name,
+            status.why().unwrap_or_default(),
+            view.generation
         ))),
         other => Err(Failure::NotFound(format!(
             "generation {} ({}) is {}: {}",
@@ -378,50 +457,16 @@ fn require_valid(view: &GenView) -> Outcome {
     }
 }
 
-/// Every file of every generation directory, by path, with its length.
-fn all_files(
-    storage: &mut dyn Storage,
-    inspection: &Inspection,
-    errors: &mut Vec<String>,
-) -> BTreeMap<String, (Generation, u64)> {
-    let mut out = BTreeMap::new();
-    for view in &inspection.gens {
-        for (path, size) in walk(storage, &view.name, errors) {
-            out.insert(path, (view.generation, size));
-        }
-    }
-    out
-}
-
-/// The files gc deletes, as the engine's purge_zombies decides: whatever
-/// no valid archive references, except valid archives themselves and,
-/// unless `drop_damaged`, every file of a generation whose archive is
-/// damaged (kept for inspection, as integrity=yes asks).
-fn unreferenced<'a>(
-    inspection: &Inspection,
-    on_disk: &'a BTreeMap<String, (Generation, u64)>,
-    drop_damaged: bool,
-) -> Vec<(&'a String, u64)> {
-    let kept_whole: BTreeSet<Generation> = inspection
-        .gens
+/// The distinct stored payloads an archive uses, with their length.
+fn distinct_copies(entries: &[Entry]) -> BTreeMap<Location, u32> {
+    entries
         .iter()
-        .filter(|v| !drop_damaged && matches!(v.status, Status::Damaged(_)))
-        .map(|v| v.generation)
-        .collect();
-    let live: BTreeSet<String> = inspection
-        .valid()
-        .map(|v| archive_path(&v.name))
-        .chain(inspection.files.keys().cloned())
-        .collect();
-    on_disk
-        .iter()
-        .filter(|(path, (generation, _))| !live.contains(*path) && !kept_whole.contains(generation))
-        .map(|(path, (_, size))| (path, *size))
+        .flat_map(|e| e.copies.iter().map(|c| (c.location(), c.length)))
         .collect()
 }
 
 fn archive_path(name: &str) -> String {
-    snapper_core::layout::in_generation(name, snapper_core::layout::ARCHIVE)
+    layout::in_generation(name, ARCHIVE)
 }
 
 // ---------------------------------------------------------------------------
@@ -435,10 +480,14 @@ struct ListRow {
     age_seconds: u64,
     status: &'static str,
     problem: Option<String>,
-    objects: usize,
-    files_created: Option<u32>,
+    objects: u32,
+    /// Packs the generation wrote (when the engine knows).
+    packs: Option<usize>,
+    /// Payload bytes of its objects.
     bytes_represented: u64,
+    /// Payload bytes it stored itself (new content and fresh copies).
     bytes_new: u64,
+    /// Payload bytes of objects it takes from older generations' packs only.
     bytes_shared: u64,
 }
 
@@ -450,28 +499,40 @@ struct ListReport {
 
 fn list(root: &RootSpec, g: &Global) -> Outcome {
     let mut storage = root.open_read_only().map_err(Failure::Io)?;
-    let inspection = inspect_root(&mut *storage, g)?;
+    let mut session = Session::open(root, g, &mut *storage, read_only_config())?;
     let now = now();
-    let rows: Vec<ListRow> = inspection
-        .gens
-        .iter()
-        .map(|view| {
-            let (new, shared) = view.bytes_new_and_shared();
-            ListRow {
-                generation: view.generation.0,
-                name: view.name.clone(),
-                created: view.created,
-                age_seconds: now.saturating_sub(view.created),
-                status: view.status.word(),
-                problem: view.status.why(),
-                objects: view.entries().len(),
-                files_created: view.archive.as_ref().map(|a| a.file_count),
-                bytes_represented: view.bytes_represented(),
-                bytes_new: new,
-                bytes_shared: shared,
-            }
-        })
-        .collect();
+    let mut rows = Vec::new();
+    for view in session.gens.clone() {
+        let mut row = ListRow {
+            generation: view.generation.0,
+            name: view.name.clone(),
+            created: view.created,
+            age_seconds: now.saturating_sub(view.created),
+            status: view.status.word(),
+            problem: view.status.why(),
+            objects: view.objects,
+            packs: view.packs.as_ref().map(Vec::len),
+            bytes_represented: 0,
+            bytes_new: 0,
+            bytes_shared: 0,
+        };
+        if view.status == Status::Valid {
+            let archive = session.archive(&view)?;
+            row.bytes_represented = archive.entries.iter().map(|e| u64::from(e.size)).sum();
+            row.bytes_new = distinct_copies(&archive.entries)
+                .iter()
+                .filter(|(location, _)| location.pack.generation == view.generation)
+                .map(|(_, length)| u64::from(*length))
+                .sum();
+            row.bytes_shared = archive
+                .entries
+                .iter()
+                .filter(|e| e.copies.iter().all(|c| c.generation != view.generation))
+                .map(|e| u64::from(e.size))
+                .sum();
+        }
+        rows.push(row);
+    }
     if g.json {
         return print_json(&ListReport {
             root: root.to_string(),
@@ -483,12 +544,12 @@ fn list(root: &RootSpec, g: &Global) -> Outcome {
         return Ok(());
     }
     out!(
-        "{:>5}  {:<28}  {:>5}  {:>7}  {:>6}  {:>10}  {:>10}  STATUS",
+        "{:>5}  {:<28}  {:>5}  {:>7}  {:>5}  {:>10}  {:>10}  STATUS",
         "GEN",
         "NAME",
         "AGE",
         "OBJECTS",
-        "FILES",
+        "PACKS",
         "NEW",
         "SHARED"
     );
@@ -496,12 +557,12 @@ fn list(root: &RootSpec, g: &Global) -> Outcome {
         let valid = row.status == "valid";
         let blank = |text: String| if valid { text } else { "-".into() };
         out!(
-            "{:>5}  {:<28}  {:>5}  {:>7}  {:>6}  {:>10}  {:>10}  {}{}",
+            "{:>5}  {:<28}  {:>5}  {:>7}  {:>5}  {:>10}  {:>10}  {}{}",
             row.generation,
             row.name,
             output::age(row.age_seconds),
             blank(row.objects.to_string()),
-            row.files_created.map_or("-".into(), |n| n.to_string()),
+            row.packs.map_or("-".into(), |n| n.to_string()),
             blank(output::size(row.bytes_new)),
             blank(output::size(row.bytes_shared)),
             row.status,
@@ -519,10 +580,14 @@ fn list(root: &RootSpec, g: &Global) -> Outcome {
 #[derive(Serialize)]
 struct CopyRow {
     generation: u32,
-    generation_name: Option<String>,
-    file: u32,
+    pack: u32,
+    offset: u32,
+    length: u32,
+    crc: String,
+    codec: u8,
     path: String,
-    used_by: usize,
+    /// Valid archives that use this stored payload.
+    references: u32,
 }
 
 #[derive(Serialize)]
@@ -534,26 +599,32 @@ struct ObjectRow {
 }
 
 #[derive(Serialize)]
+struct SourceRow {
+    generation: u32,
+    name: String,
+    fanout: u32,
+    /// Payload bytes of each of its packs.
+    packs: Vec<u64>,
+}
+
+#[derive(Serialize)]
 struct ShowReport {
     generation: u32,
     name: String,
     created: u64,
     fanout: u32,
-    files_created: u32,
+    /// Payload bytes of each pack it wrote.
+    packs: Vec<u64>,
+    sources: Vec<SourceRow>,
     objects: Vec<ObjectRow>,
 }
 
 fn show(root: &RootSpec, g: &Global, spec: &str) -> Outcome {
     let mut storage = root.open_read_only().map_err(Failure::Io)?;
-    let inspection = inspect_root(&mut *storage, g)?;
-    let view = find(&inspection, spec)?;
-    require_valid(view)?;
-    let Some(archive) = &view.archive else {
-        return Err(Failure::Damage(format!(
-            "generation {} has no archive",
-            view.name
-        )));
-    };
+    let mut session = Session::open(root, g, &mut *storage, read_only_config())?;
+    let view = session.find(spec)?;
+    require_valid(&view)?;
+    let archive = session.archive(&view)?;
     let objects: Vec<ObjectRow> = archive
         .entries
         .iter()
@@ -562,20 +633,17 @@ fn show(root: &RootSpec, g: &Global, spec: &str) -> Outcome {
             size: entry.size,
             digest: format!("{:?}", entry.digest),
             copies: entry
-                .backlinks
+                .copies
                 .iter()
-                .filter_map(|link| {
-                    let source = archive.source(link.generation)?;
-                    let path =
-                        snapper_core::layout::file_path(&source.name, source.fanout, link.file);
-                    let used_by = inspection.files.get(&path).map_or(0, |f| f.users.len());
-                    Some(CopyRow {
-                        generation: link.generation.0,
-                        generation_name: inspection.name_of(link.generation).map(String::from),
-                        file: link.file.0,
-                        path,
-                        used_by,
-                    })
+                .map(|copy| CopyRow {
+                    generation: copy.generation.0,
+                    pack: copy.pack.0,
+                    offset: copy.offset,
+                    length: copy.length,
+                    crc: format!("{:08x}", copy.crc),
+                    codec: copy.codec.0,
+                    path: session.pack_path(&archive, copy.pack_ref()),
+                    references: session.engine.references(copy.location()),
                 })
                 .collect(),
         })
@@ -585,22 +653,34 @@ fn show(root: &RootSpec, g: &Global, spec: &str) -> Outcome {
         name: view.name.clone(),
         created: view.created,
         fanout: archive.fanout,
-        files_created: archive.file_count,
+        packs: archive.packs.clone(),
+        sources: archive
+            .sources
+            .iter()
+            .map(|s| SourceRow {
+                generation: s.generation.0,
+                name: s.name.clone(),
+                fanout: s.fanout,
+                packs: s.packs.clone(),
+            })
+            .collect(),
         objects,
     };
     if g.json {
         return print_json(&report);
     }
     out!(
-        "generation {} ({}): {} objects, {} files created, fan-out {}",
+        "generation {} ({}): {} objects, {} packs written ({} of payloads), fan-out {}, uses packs of {}",
         report.generation,
         report.name,
         report.objects.len(),
-        report.files_created,
-        report.fanout
+        report.packs.len(),
+        output::size(report.packs.iter().sum()),
+        report.fanout,
+        output::count(report.sources.len(), "generation")
     );
     out!(
-        "{:>18}  {:>9}  {:<32}  COPIES (newest first: generation:file, generations using the file)",
+        "{:>18}  {:>9}  {:<32}  COPIES (newest first: generation:pack+offset, archives using the payload)",
         "ID",
         "SIZE",
         "DIGEST"
@@ -615,8 +695,13 @@ fn show(root: &RootSpec, g: &Global, spec: &str) -> Outcome {
                 } else {
                     ""
                 };
-                let gens = if c.used_by == 1 { "gen" } else { "gens" };
-                format!("{}:{:x} ({own}{} {gens})", c.generation, c.file, c.used_by)
+                format!(
+                    "{}:{:x}+{:#x} ({own}{})",
+                    c.generation,
+                    c.pack,
+                    c.offset,
+                    output::count(c.references as usize, "archive")
+                )
             })
             .collect();
         out!(
@@ -634,13 +719,27 @@ fn show(root: &RootSpec, g: &Global, spec: &str) -> Outcome {
 // verify
 
 #[derive(Serialize)]
-struct DamagedFile {
+struct DamagedCopyRow {
     path: String,
     generation: u32,
-    file: u32,
-    object: u64,
+    pack: u32,
+    offset: u32,
+    length: u32,
+    /// The objects that use this stored payload (equal content is stored once).
+    objects: Vec<u64>,
     problem: String,
+    /// Generations in scope whose verification met it.
     used_by: Vec<u32>,
+    /// Valid archives that use it.
+    references: u32,
+}
+
+#[derive(Serialize)]
+struct DamagedPack {
+    path: String,
+    generation: u32,
+    pack: u32,
+    problem: String,
 }
 
 #[derive(Serialize)]
@@ -654,13 +753,15 @@ struct DamagedArchive {
 struct GenVerdict {
     generation: u32,
     name: String,
-    objects: usize,
-    /// Newest copy intact.
-    intact: usize,
-    /// Newest copy damaged, an older copy intact: restore still succeeds.
-    from_older_copy: usize,
+    objects: u64,
+    copies: u64,
+    bytes: u64,
+    /// Every copy intact.
+    intact: u64,
+    /// Some copy damaged, another intact: restore still succeeds.
+    degraded: u64,
     /// No intact copy.
-    lost: usize,
+    lost: u64,
     lost_objects: Vec<u64>,
 }
 
@@ -668,17 +769,20 @@ struct GenVerdict {
 struct VerifyReport {
     scope: String,
     archives_checked: usize,
-    files_checked: usize,
+    copies_checked: u64,
     bytes_checked: u64,
+    packs_checked: usize,
     damaged_archives: Vec<DamagedArchive>,
-    damaged_files: Vec<DamagedFile>,
+    damaged_copies: Vec<DamagedCopyRow>,
+    damaged_packs: Vec<DamagedPack>,
     generations: Vec<GenVerdict>,
-    unreadable_dirs: Vec<String>,
     /// Generations without an archive that no valid generation uses: an
     /// interrupted snapshot, or an archive that was lost.
     incomplete_generations: Vec<DamagedArchive>,
-    unreferenced_files: usize,
-    objects_lost: usize,
+    /// Files gc would delete (the engine's unused_files); absent when an
+    /// archive could not be read.
+    unused_files: Option<usize>,
+    objects_lost: u64,
     ok: bool,
 }
 
@@ -690,122 +794,133 @@ fn verify(
     progress: bool,
 ) -> Outcome {
     let mut storage = root.open_read_only().map_err(Failure::Io)?;
-    let inspection = inspect_root(&mut *storage, g)?;
-    let scope: Vec<&GenView> = match spec {
-        Some(spec) => vec![find(&inspection, spec)?],
-        None => inspection.gens.iter().collect(),
+    let mut session = Session::open(root, g, &mut *storage, read_only_config())?;
+    let scope: Vec<GenView> = match spec {
+        Some(spec) => vec![session.find(spec)?],
+        None => session.gens.clone(),
     };
-    let wanted: BTreeSet<Generation> = scope.iter().map(|v| v.generation).collect();
-
+    let in_scope: BTreeSet<Generation> = scope.iter().map(|v| v.generation).collect();
     let damaged_archives: Vec<DamagedArchive> = scope
         .iter()
-        .filter_map(|view| match &view.status {
-            Status::Damaged(why) => Some(DamagedArchive {
-                generation: view.generation.0,
-                name: view.name.clone(),
-                problem: why.clone(),
-            }),
-            _ => None,
+        .filter(|v| v.status.is_damaged())
+        .map(|v| DamagedArchive {
+            generation: v.generation.0,
+            name: v.name.clone(),
+            problem: v.status.why().unwrap_or_default(),
         })
         .collect();
-
-    // Every file the generations in scope reference, each read once however
-    // many generations share it.
-    let to_check: Vec<&inspect::FileUse> = inspection
-        .files
-        .values()
-        .filter(|f| f.users.iter().any(|u| wanted.contains(u)))
-        .collect();
-    let mut bar = Progress::new("verify", to_check.len() as u64, progress && !g.json);
-    let mut states: BTreeMap<&str, FileState> = BTreeMap::new();
-    let mut buf = Vec::new();
-    let mut bytes_checked = 0u64;
-    for file in &to_check {
-        let state = check_file(&mut *storage, file, &mut buf);
-        if state == FileState::Intact {
-            bytes_checked += buf.len() as u64;
-        }
-        states.insert(file.path.as_str(), state);
-        bar.step();
-    }
-    bar.finish();
-
-    let damaged_files: Vec<DamagedFile> = to_check
+    // The packs whose own index is checked: every pack in use, or the
+    // packs the one generation asked for wrote.
+    let packs: Vec<PackRef> = session
+        .engine
+        .pack_usage()
         .iter()
-        .filter_map(|file| {
-            let problem = match states.get(file.path.as_str())? {
-                FileState::Intact => return None,
-                FileState::Missing => "missing".to_string(),
-                FileState::Damaged(why) => why.clone(),
-            };
-            Some(DamagedFile {
-                path: file.path.clone(),
-                generation: file.link.generation.0,
-                file: file.link.file.0,
-                object: file.id,
-                problem,
-                used_by: file.users.iter().map(|u| u.0).collect(),
-            })
-        })
+        .map(|u| u.pack)
+        .filter(|p| spec.is_none() || in_scope.contains(&p.generation))
         .collect();
-
+    let valid: Vec<&GenView> = scope.iter().filter(|v| v.status == Status::Valid).collect();
+    let mut bar = Progress::new(
+        "verify",
+        (valid.len() + packs.len()) as u64,
+        progress && !g.json,
+    );
     let mut verdicts = Vec::new();
-    for view in scope.iter().filter(|v| v.status == Status::Valid) {
-        let Some(archive) = &view.archive else {
-            continue;
-        };
-        let mut verdict = GenVerdict {
-            generation: view.generation.0,
-            name: view.name.clone(),
-            objects: archive.entries.len(),
-            intact: 0,
-            from_older_copy: 0,
-            lost: 0,
-            lost_objects: Vec::new(),
-        };
-        for entry in &archive.entries {
-            let ok: Vec<bool> = entry
-                .backlinks
-                .iter()
-                .map(|link| {
-                    archive
-                        .source(link.generation)
-                        .map(|s| snapper_core::layout::file_path(&s.name, s.fanout, link.file))
-                        .and_then(|path| states.get(path.as_str()))
-                        == Some(&FileState::Intact)
-                })
-                .collect();
-            if ok.first() == Some(&true) {
-                verdict.intact += 1;
-            } else if ok.contains(&true) {
-                verdict.from_older_copy += 1;
-            } else {
-                verdict.lost += 1;
-                verdict.lost_objects.push(entry.id.0);
+    let mut damaged: BTreeMap<Location, DamagedCopyRow> = BTreeMap::new();
+    for view in valid {
+        let checked = session.engine.verify_generation(view.generation);
+        session.flush_log();
+        bar.step();
+        let checked = checked.map_err(|e| {
+            Failure::Damage(format!(
+                "generation {} ({}): cannot be verified ({e})",
+                view.generation, view.name
+            ))
+        })?;
+        let lost: BTreeSet<ObjectId> = checked.lost.iter().copied().collect();
+        let with_damage: BTreeSet<ObjectId> = checked.damaged.iter().map(|d| d.id).collect();
+        for copy in &checked.damaged {
+            let location = copy.copy.location();
+            let path = session
+                .engine
+                .pack_path(copy.copy.pack_ref())
+                .unwrap_or_default();
+            let references = session.engine.references(location);
+            let row = damaged.entry(location).or_insert_with(|| DamagedCopyRow {
+                path,
+                generation: copy.copy.generation.0,
+                pack: copy.copy.pack.0,
+                offset: copy.copy.offset,
+                length: copy.copy.length,
+                objects: Vec::new(),
+                problem: copy_problem(&copy.problem),
+                used_by: Vec::new(),
+                references,
+            });
+            if !row.objects.contains(&copy.id.0) {
+                row.objects.push(copy.id.0);
+            }
+            if row.used_by.last() != Some(&view.generation.0) {
+                row.used_by.push(view.generation.0);
             }
         }
-        verdicts.push(verdict);
+        verdicts.push(GenVerdict {
+            generation: view.generation.0,
+            name: view.name.clone(),
+            objects: checked.objects,
+            copies: checked.copies,
+            bytes: checked.bytes,
+            intact: checked.objects.saturating_sub(with_damage.len() as u64),
+            degraded: with_damage.difference(&lost).count() as u64,
+            lost: lost.len() as u64,
+            lost_objects: lost.iter().map(|id| id.0).collect(),
+        });
     }
+    let mut damaged_packs = Vec::new();
+    for pack in &packs {
+        let check = session.engine.check_pack(*pack);
+        session.flush_log();
+        bar.step();
+        let path = session.engine.pack_path(*pack).unwrap_or_default();
+        let problem = match (&check.error, &check.trailer) {
+            // A missing or unreadable pack fails its copies above already.
+            (Some(snapper_core::engine::inspect::PackError::Unreadable(_)), _) => None,
+            (Some(error), _) => Some(pack_problem(error)),
+            (None, Some(t)) if t.generation != pack.generation || t.pack != pack.pack => {
+                Some(format!(
+                    "its trailer names pack {:x} of generation {}",
+                    t.pack.0, t.generation
+                ))
+            }
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            damaged_packs.push(DamagedPack {
+                path,
+                generation: pack.generation.0,
+                pack: pack.pack.0,
+                problem,
+            });
+        }
+    }
+    bar.finish();
+    let unused_files = session.engine.unused_files().ok().map(|f| f.len());
+    session.flush_log();
 
-    // Files nobody references: what gc would delete (crash leftovers).
-    let mut unreadable_dirs = Vec::new();
-    let on_disk = all_files(&mut *storage, &inspection, &mut unreadable_dirs);
-    let unreferenced_files = unreferenced(&inspection, &on_disk, false).len();
-
-    let objects_lost: usize = verdicts.iter().map(|v| v.lost).sum();
-    let ok = objects_lost == 0 && damaged_archives.is_empty();
+    let objects_lost = verdicts.iter().map(|v| v.lost).sum();
     let report = VerifyReport {
         scope: spec.map_or("all".into(), String::from),
         archives_checked: scope
             .iter()
-            .filter(|v| matches!(v.status, Status::Valid | Status::Damaged(_)))
+            .filter(|v| v.status == Status::Valid || v.status.is_damaged())
             .count(),
-        files_checked: to_check.len(),
-        bytes_checked,
+        copies_checked: verdicts.iter().map(|v| v.copies).sum(),
+        bytes_checked: verdicts.iter().map(|v| v.bytes).sum(),
+        packs_checked: packs.len(),
+        ok: objects_lost == 0 && damaged_archives.is_empty(),
         damaged_archives,
-        damaged_files,
+        damaged_copies: damaged.into_values().collect(),
+        damaged_packs,
         generations: verdicts,
-        unreadable_dirs,
         incomplete_generations: scope
             .iter()
             .filter(|v| v.status == Status::Incomplete)
@@ -815,9 +930,8 @@ fn verify(
                 problem: v.status.why().unwrap_or_default(),
             })
             .collect(),
-        unreferenced_files,
+        unused_files,
         objects_lost,
-        ok,
     };
     if g.json {
         print_json(&report)?;
@@ -827,9 +941,9 @@ fn verify(
     if !report.ok {
         return Err(Failure::Damage(String::new()));
     }
-    if strict && !report.damaged_files.is_empty() {
+    if strict && !(report.damaged_copies.is_empty() && report.damaged_packs.is_empty()) {
         return Err(Failure::Damage(
-            "--strict: damaged files found (every object is still restorable)".into(),
+            "--strict: damage found (every object is still restorable)".into(),
         ));
     }
     Ok(())
@@ -846,15 +960,25 @@ fn print_verify(report: &VerifyReport) {
             archive.generation
         );
     }
-    for file in &report.damaged_files {
-        let users: Vec<String> = file.used_by.iter().map(u32::to_string).collect();
+    for copy in &report.damaged_copies {
+        let users: Vec<String> = copy.used_by.iter().map(u32::to_string).collect();
+        let objects: Vec<String> = copy.objects.iter().map(|id| format!("{id:#x}")).collect();
         out!(
-            "damaged file: {}: {} (object {:#x}, used by generation{} {})",
-            file.path,
-            file.problem,
-            file.object,
+            "damaged copy: {}+{:#x} ({} bytes): {} (object {}, used by generation{} {})",
+            copy.path,
+            copy.offset,
+            copy.length,
+            copy.problem,
+            objects.join(", "),
             if users.len() == 1 { "" } else { "s" },
             users.join(", ")
+        );
+    }
+    for pack in &report.damaged_packs {
+        out!(
+            "damaged pack: {}: {} (restore reads the ranges its archives record; salvage cannot use this pack)",
+            pack.path,
+            pack.problem
         );
     }
     for gen in &report.incomplete_generations {
@@ -865,11 +989,8 @@ fn print_verify(report: &VerifyReport) {
             gen.problem
         );
     }
-    for dir in &report.unreadable_dirs {
-        out!("warning: {dir}");
-    }
     for v in &report.generations {
-        if v.lost == 0 && v.from_older_copy == 0 {
+        if v.lost == 0 && v.degraded == 0 {
             out!(
                 "generation {} ({}): {} objects, all intact",
                 v.generation,
@@ -882,8 +1003,8 @@ fn print_verify(report: &VerifyReport) {
             "generation {} ({}): {} objects, {} intact",
             v.generation, v.name, v.objects, v.intact
         );
-        if v.from_older_copy > 0 {
-            text += &format!(", {} restorable from an older copy", v.from_older_copy);
+        if v.degraded > 0 {
+            text += &format!(", {} restorable from another copy", v.degraded);
         }
         if v.lost > 0 {
             let ids: Vec<String> = v
@@ -902,7 +1023,7 @@ fn print_verify(report: &VerifyReport) {
         out!("{text}");
     }
     let verdict = if report.ok {
-        if report.damaged_files.is_empty() {
+        if report.damaged_copies.is_empty() {
             "everything intact".to_string()
         } else {
             "every object is still restorable from another copy".to_string()
@@ -926,29 +1047,32 @@ fn print_verify(report: &VerifyReport) {
         }
         parts.join("; ")
     };
+    let unused = match report.unused_files {
+        Some(0) => String::new(),
+        Some(n) => format!(" ({n} unused files: `snapperctl gc` removes them)"),
+        None => " (unused files unknown: an archive cannot be read)".into(),
+    };
     out!(
-        "verify: {}, {} ({}) checked; {}, {}; {verdict}{}",
+        "verify: {}, {} ({}) and {} checked; {}, {}, {}; {verdict}{unused}",
         output::count(report.archives_checked, "archive"),
-        output::count(report.files_checked, "file"),
+        output::counted(report.copies_checked as usize, "copy", "copies"),
         output::size(report.bytes_checked),
-        output::count(report.damaged_files.len(), "damaged file"),
+        output::counted(report.packs_checked, "pack index", "pack indexes"),
+        output::counted(
+            report.damaged_copies.len(),
+            "damaged copy",
+            "damaged copies"
+        ),
+        output::count(report.damaged_packs.len(), "damaged pack"),
         output::count(report.damaged_archives.len(), "damaged archive"),
-        if report.unreferenced_files > 0 {
-            format!(
-                " ({} unreferenced files: `snapperctl gc` removes them)",
-                report.unreferenced_files
-            )
-        } else {
-            String::new()
-        }
     );
 }
 
 // ---------------------------------------------------------------------------
 // restore
 
-/// Restores through the engine: it tries the copies newest first and copies
-/// only bytes that passed the header CRC, payload CRC, id and digest checks.
+/// Restores through the engine: it tries the copies newest first and hands
+/// out only bytes that passed their length and CRC checks.
 fn restore(
     root: &RootSpec,
     g: &Global,
@@ -958,56 +1082,51 @@ fn restore(
     output: Option<&Path>,
 ) -> Outcome {
     let mut storage = root.open_read_only().map_err(Failure::Io)?;
-    let inspection = inspect_root(&mut *storage, g)?;
-    let view = find(&inspection, spec)?;
-    require_valid(view)?;
-    let entries = view.entries().to_vec();
-    let name = view.name.clone();
-
-    let mut snapper = Snapper::open(&mut *storage, Collect::default(), read_only_config())
-        .map_err(|e| Failure::Io(format!("cannot open the snapper root: {e}")))?;
-    let opened = snapper.open_generation(Some(&name));
-    let log = std::mem::take(&mut snapper.platform_mut().lines);
-    show_log(g, &log);
-    opened.map_err(|e| Failure::Damage(format!("cannot open generation {name}: {e}")))?;
-
+    let mut session = Session::open(root, g, &mut *storage, read_only_config())?;
+    let view = session.find(spec)?;
+    require_valid(&view)?;
+    let entries = session.archive(&view)?.entries;
+    let opened = session.engine.open_generation(Some(&view.name));
+    session.flush_log();
+    opened.map_err(|e| Failure::Damage(format!("cannot open generation {}: {e}", view.name)))?;
     let result = if all {
         // clap makes -o present with --all.
         let dir = output.unwrap_or(Path::new("."));
-        restore_all(&mut snapper, g, &name, &entries, dir)
+        restore_all(&mut session, g, &view.name, &entries, dir)
     } else {
-        let Some(id) = id else {
-            return Err(Failure::Usage("give an object id or --all".into()));
-        };
-        restore_one(&mut snapper, g, &name, &entries, id, output)
+        match id {
+            Some(id) => restore_one(&mut session, g, &view.name, &entries, id, output),
+            None => Err(Failure::Usage("give an object id or --all".into())),
+        }
     };
-    let _ = snapper.close_generation();
-    show_log(g, &snapper.platform_mut().lines);
+    let _ = session.engine.close_generation();
+    session.flush_log();
     result
 }
 
 /// Restores one object into a fresh buffer; `Err` carries the engine's
 /// answer. The buffer holds verified bytes only (the engine's promise).
 fn restore_bytes<S: Storage>(
-    snapper: &mut Snapper<S, Collect>,
-    id: u64,
+    session: &mut Session<S>,
+    id: ObjectId,
     size: u32,
 ) -> Result<Vec<u8>, CoreError> {
     let mut buf = vec![0u8; size as usize];
-    let len = snapper.restore(ObjectId(id), &mut buf)?;
-    buf.truncate(len);
+    let restored = session.engine.restore(id, &mut buf);
+    session.flush_log();
+    buf.truncate(restored?);
     Ok(buf)
 }
 
 fn restore_one<S: Storage>(
-    snapper: &mut Snapper<S, Collect>,
+    session: &mut Session<S>,
     g: &Global,
     name: &str,
-    entries: &[snapper_core::format::Entry],
+    entries: &[Entry],
     id: u64,
     output: Option<&Path>,
 ) -> Outcome {
-    let Some(entry) = snapper_core::format::find_entry(entries, ObjectId(id)) else {
+    let Some(entry) = snapper_core::archive::find_entry(entries, ObjectId(id)) else {
         return Err(Failure::NotFound(format!(
             "generation {name} holds no object {id:#x}"
         )));
@@ -1018,8 +1137,7 @@ fn restore_one<S: Storage>(
             "not writing binary data to a terminal; give -o FILE or redirect stdout".into(),
         ));
     }
-    let bytes = restore_bytes(snapper, id, entry.size).map_err(|e| {
-        show_log(g, &snapper.platform_mut().lines);
+    let bytes = restore_bytes(session, entry.id, entry.size).map_err(|e| {
         Failure::Damage(format!(
             "object {id:#x} of {name}: no intact copy ({e}); nothing written"
         ))
@@ -1077,10 +1195,10 @@ struct RestoreFailure {
 }
 
 fn restore_all<S: Storage>(
-    snapper: &mut Snapper<S, Collect>,
+    session: &mut Session<S>,
     g: &Global,
     name: &str,
-    entries: &[snapper_core::format::Entry],
+    entries: &[Entry],
     dir: &Path,
 ) -> Outcome {
     fs::create_dir_all(dir).map_err(|e| Failure::Io(format!("{}: {e}", dir.display())))?;
@@ -1094,7 +1212,7 @@ fn restore_all<S: Storage>(
     let mut bar = Progress::new("restore", entries.len() as u64, !g.json);
     for entry in entries {
         bar.step();
-        match restore_bytes(snapper, entry.id.0, entry.size) {
+        match restore_bytes(session, entry.id, entry.size) {
             Ok(bytes) => {
                 write_new(&dir.join(format!("{:016x}", entry.id.0)), &bytes)?;
                 report.restored += 1;
@@ -1142,9 +1260,13 @@ fn restore_all<S: Storage>(
 struct SalvageReport {
     generation: String,
     directory: String,
+    with_older: bool,
+    packs_checked: usize,
     salvaged: usize,
     bytes: u64,
-    damaged_files: Vec<SalvageProblem>,
+    /// Older copies of salvaged objects that were passed over.
+    superseded: usize,
+    problems: Vec<SalvageProblem>,
 }
 
 #[derive(Serialize)]
@@ -1153,70 +1275,173 @@ struct SalvageProblem {
     problem: String,
 }
 
-fn salvage(root: &RootSpec, g: &Global, spec: &str, dir: &Path) -> Outcome {
+/// The copy salvage takes for an object: the newest by (generation, pack,
+/// offset) among the intact payloads of the packs scanned.
+#[derive(Clone)]
+struct Candidate {
+    order: (Generation, PackNumber, u32),
+    path: String,
+    record: PackRecord,
+}
+
+fn salvage(root: &RootSpec, g: &Global, spec: &str, dir: &Path, with_older: bool) -> Outcome {
     let mut storage = root.open_read_only().map_err(Failure::Io)?;
-    let inspection = inspect_root(&mut *storage, g)?;
-    let view = find(&inspection, spec)?;
+    let mut session = Session::open(root, g, &mut *storage, read_only_config())?;
+    let view = session.find(spec)?;
     if view.status == Status::Valid {
         return Err(Failure::Refused(format!(
             "generation {} is valid: use `snapperctl restore {} --all -o DIR`",
             view.name, view.generation
         )));
     }
-    let mut errors = Vec::new();
-    let files = walk(&mut *storage, &view.name, &mut errors);
-    fs::create_dir_all(dir).map_err(|e| Failure::Io(format!("{}: {e}", dir.display())))?;
+    let scanned: Vec<GenView> = session
+        .gens
+        .iter()
+        .filter(|v| {
+            v.generation == view.generation || (with_older && v.generation < view.generation)
+        })
+        .cloned()
+        .collect();
     let mut report = SalvageReport {
         generation: view.name.clone(),
         directory: dir.display().to_string(),
+        with_older,
+        packs_checked: 0,
         salvaged: 0,
         bytes: 0,
-        damaged_files: errors
-            .into_iter()
-            .map(|problem| SalvageProblem {
-                path: view.name.clone(),
-                problem,
-            })
-            .collect(),
+        superseded: 0,
+        problems: Vec::new(),
     };
-    let mut seen = BTreeSet::new();
-    let mut buf = Vec::new();
-    // Only the snapshot trie: the (damaged) archive and a leftover
-    // archive.tmp are not snapshot files.
-    let trie = format!("{}/{}/", view.name, snapper_core::layout::SNAPSHOT_DIR);
-    for (path, _) in files.iter().filter(|(p, _)| p.starts_with(&trie)) {
-        match inspect::salvage_file(&mut *storage, path, &mut buf) {
-            Ok((id, payload)) => {
-                // One file per object in a generation; a second intact one
-                // (a leftover of an aborted attempt) would be the same
-                // object written twice: the first is kept.
-                if seen.insert(id) {
-                    write_new(&dir.join(format!("{id:016x}")), payload)?;
-                    report.salvaged += 1;
-                    report.bytes += payload.len() as u64;
+    let mut best: BTreeMap<ObjectId, Candidate> = BTreeMap::new();
+    for source in &scanned {
+        let mut errors = Vec::new();
+        let storage = session.engine.storage_mut();
+        let paths = files_below(
+            storage,
+            &layout::in_generation(&source.name, PACK_DIR),
+            &mut errors,
+        );
+        report
+            .problems
+            .extend(errors.into_iter().map(|problem| SalvageProblem {
+                path: source.name.clone(),
+                problem,
+            }));
+        for path in paths {
+            report.packs_checked += 1;
+            let check = check_pack_file(storage, &path);
+            let trailer = match (check.error, check.trailer) {
+                (None, Some(trailer)) => trailer,
+                (Some(error), _) => {
+                    report.problems.push(SalvageProblem {
+                        path,
+                        problem: pack_problem(&error),
+                    });
+                    continue;
+                }
+                (None, None) => continue,
+            };
+            if trailer.generation != source.generation {
+                report.problems.push(SalvageProblem {
+                    path,
+                    problem: format!(
+                        "its trailer names generation {}, not {}: not used",
+                        trailer.generation, source.generation
+                    ),
+                });
+                continue;
+            }
+            if check.damaged > 0 {
+                report.problems.push(SalvageProblem {
+                    path: path.clone(),
+                    problem: if check.damaged == 1 {
+                        "1 payload failed its CRC".to_string()
+                    } else {
+                        format!("{} payloads failed their CRC", check.damaged)
+                    },
+                });
+            }
+            for record in check.intact {
+                if record.codec != Codec::RAW {
+                    report.problems.push(SalvageProblem {
+                        path: path.clone(),
+                        problem: format!(
+                            "object {}: codec {}, unknown to this build",
+                            record.id, record.codec.0
+                        ),
+                    });
+                    continue;
+                }
+                let candidate = Candidate {
+                    order: (trailer.generation, trailer.pack, record.offset),
+                    path: path.clone(),
+                    record,
+                };
+                match best.get(&record.id) {
+                    Some(old) if old.order >= candidate.order => report.superseded += 1,
+                    Some(_) => {
+                        report.superseded += 1;
+                        best.insert(record.id, candidate);
+                    }
+                    None => {
+                        best.insert(record.id, candidate);
+                    }
                 }
             }
-            Err(problem) => report.damaged_files.push(SalvageProblem {
-                path: path.clone(),
-                problem,
+        }
+    }
+    session.flush_log();
+    fs::create_dir_all(dir).map_err(|e| Failure::Io(format!("{}: {e}", dir.display())))?;
+    for (id, candidate) in &best {
+        let mut buf = vec![0u8; candidate.record.length as usize];
+        let read = session.engine.storage_mut().read_at(
+            &candidate.path,
+            u64::from(candidate.record.offset),
+            &mut buf,
+        );
+        // Checked again: the bytes written are the bytes whose CRC matched.
+        match read {
+            Ok(n) if n == buf.len() && crc32(&[&buf]) == candidate.record.crc => {
+                write_new(&dir.join(format!("{:016x}", id.0)), &buf)?;
+                report.salvaged += 1;
+                report.bytes += buf.len() as u64;
+            }
+            Ok(_) => report.problems.push(SalvageProblem {
+                path: candidate.path.clone(),
+                problem: format!("object {id}: changed since it was checked; not written"),
+            }),
+            Err(e) => report.problems.push(SalvageProblem {
+                path: candidate.path.clone(),
+                problem: format!("object {id}: unreadable ({e}); not written"),
             }),
         }
     }
     if g.json {
         print_json(&report)?;
     } else {
-        for problem in &report.damaged_files {
-            out!("not salvaged: {}: {}", problem.path, problem.problem);
+        for problem in &report.problems {
+            out!("problem: {}: {}", problem.path, problem.problem);
         }
         out!(
-            "salvaged {} ({}) that {} wrote itself into {}; objects it shared with older generations are not in its directory",
+            "salvaged {} ({}) from {} of {}{} into {}{}",
             output::count(report.salvaged, "object"),
             output::size(report.bytes),
+            output::count(report.packs_checked, "pack"),
             view.name,
-            dir.display()
+            if with_older {
+                " and older generations"
+            } else {
+                ""
+            },
+            dir.display(),
+            if with_older {
+                String::new()
+            } else {
+                "; objects it linked to older packs are not in its packs (--with-older)".into()
+            }
         );
     }
-    if report.damaged_files.is_empty() {
+    if report.problems.is_empty() {
         Ok(())
     } else {
         Err(Failure::Damage(String::new()))
@@ -1231,19 +1456,21 @@ struct DuRow {
     generation: u32,
     name: String,
     status: &'static str,
-    objects: usize,
+    objects: u32,
     /// Payload bytes its objects add up to.
     bytes_represented: u64,
-    /// Bytes of every file in its directory (archive included).
+    /// Bytes of every file in its directory (archive and packs).
     bytes_in_directory: u64,
-    /// Bytes of the snapshot files it references.
-    bytes_referenced: u64,
-    /// Of those, files no other valid generation references.
+    /// Its packs that valid archives use.
+    packs_in_use: usize,
+    /// Payload bytes of those packs.
+    pack_payload_bytes: u64,
+    /// Of those, bytes of payloads valid archives use.
+    live_bytes: u64,
+    /// Its packs less than half of whose payload bytes are live.
+    sparse_packs: usize,
+    /// Payload bytes only its archive uses.
     bytes_exclusive: u64,
-    /// Of those, files other valid generations reference too.
-    bytes_shared: u64,
-    /// What purging it would delete: exclusive files and its archive.
-    purge_frees: u64,
 }
 
 #[derive(Serialize)]
@@ -1251,108 +1478,154 @@ struct DuReport {
     generations: Vec<DuRow>,
     /// Every file in every generation directory.
     bytes_stored: u64,
+    /// Packs valid archives use, and their file bytes.
+    packs_in_use: usize,
+    pack_file_bytes: u64,
+    /// The engine's disk_and_live_bytes: payload bytes of the packs in use,
+    /// and of the payloads in them that are used.
+    pack_payload_bytes: u64,
+    live_bytes: u64,
+    /// pack_payload_bytes - live_bytes: dead payloads kept because their
+    /// pack still holds live ones.
+    dead_bytes: u64,
+    sparse_packs: usize,
+    /// Dead payload bytes in sparse packs (copy-forward empties those).
+    sparse_dead_bytes: u64,
+    archive_bytes: u64,
     /// Sum of the valid generations' represented bytes.
     bytes_represented: u64,
     /// bytes_stored / bytes_represented.
     ratio: f64,
-    unreferenced_files: usize,
-    unreferenced_bytes: u64,
+    /// What gc would delete (the engine's unused_files); absent when an
+    /// archive could not be read.
+    unused_files: Option<usize>,
+    unused_bytes: u64,
 }
 
-fn du_report(storage: &mut dyn Storage, inspection: &Inspection) -> DuReport {
-    let mut errors = Vec::new();
-    let on_disk = all_files(storage, inspection, &mut errors);
-    for error in errors {
-        eprintln!("snapperctl: warning: {error}");
-    }
-    let size_of = |path: &str| on_disk.get(path).map_or(0, |(_, s)| *s);
+fn du_report<S: Storage>(session: &mut Session<S>) -> Result<DuReport, Failure> {
+    let usage = session.engine.pack_usage();
+    let (payload, live) = session.engine.disk_and_live_bytes();
     let mut rows = Vec::new();
-    for view in &inspection.gens {
-        let mut referenced = 0;
-        let mut exclusive = 0;
-        let mut seen = BTreeSet::new();
-        for file in inspection
-            .files
-            .values()
-            .filter(|f| f.users.contains(&view.generation))
-        {
-            if seen.insert(file.path.as_str()) {
-                let size = size_of(&file.path);
-                referenced += size;
-                if file.users.len() == 1 {
-                    exclusive += size;
-                }
+    let mut bytes_stored = 0;
+    let mut archive_bytes = 0;
+    let mut pack_file_bytes = 0;
+    let mut bytes_represented = 0;
+    for view in session.gens.clone() {
+        let mut errors = Vec::new();
+        let files = files_below(session.engine.storage_mut(), &view.name, &mut errors);
+        for error in errors {
+            eprintln!("snapperctl: warning: {error}");
+        }
+        let mut in_directory = 0;
+        for path in &files {
+            let size = session.engine.storage_mut().file_size(path).unwrap_or(0);
+            in_directory += size;
+            if *path == archive_path(&view.name) {
+                archive_bytes += size;
             }
         }
-        let in_directory = on_disk
-            .values()
-            .filter(|(generation, _)| *generation == view.generation)
-            .map(|(_, size)| size)
-            .sum();
+        bytes_stored += in_directory;
+        let own: Vec<_> = usage
+            .iter()
+            .filter(|u| u.pack.generation == view.generation)
+            .collect();
+        for u in &own {
+            if let Some(path) = session.engine.pack_path(u.pack) {
+                pack_file_bytes += session.engine.storage_mut().file_size(&path).unwrap_or(0);
+            }
+        }
+        let (represented, exclusive) = if view.status == Status::Valid {
+            let archive = session.archive(&view)?;
+            let exclusive = distinct_copies(&archive.entries)
+                .iter()
+                .filter(|(location, _)| session.engine.references(**location) == 1)
+                .map(|(_, length)| u64::from(*length))
+                .sum();
+            let represented = archive.entries.iter().map(|e| u64::from(e.size)).sum();
+            (represented, exclusive)
+        } else {
+            (0, 0)
+        };
+        bytes_represented += represented;
         rows.push(DuRow {
             generation: view.generation.0,
             name: view.name.clone(),
             status: view.status.word(),
-            objects: view.entries().len(),
-            bytes_represented: view.bytes_represented(),
+            objects: view.objects,
+            bytes_represented: represented,
             bytes_in_directory: in_directory,
-            bytes_referenced: referenced,
+            packs_in_use: own.len(),
+            pack_payload_bytes: own.iter().filter_map(|u| u.payload_bytes).sum(),
+            live_bytes: own.iter().map(|u| u.live_bytes).sum(),
+            sparse_packs: own.iter().filter(|u| u.is_sparse()).count(),
             bytes_exclusive: exclusive,
-            bytes_shared: referenced - exclusive,
-            purge_frees: if view.status == Status::Valid {
-                exclusive + view.archive_bytes
-            } else {
-                0
-            },
         });
     }
-    let bytes_stored: u64 = on_disk.values().map(|(_, s)| s).sum();
-    let bytes_represented: u64 = inspection.valid().map(GenView::bytes_represented).sum();
-    let unreferenced: Vec<u64> = unreferenced(inspection, &on_disk, false)
-        .into_iter()
-        .map(|(_, size)| size)
-        .collect();
-    DuReport {
+    let unused = session.engine.unused_files().ok();
+    session.flush_log();
+    let unused_bytes = unused.as_ref().map_or(0, |files| {
+        files
+            .iter()
+            .map(|p| session.engine.storage_mut().file_size(p).unwrap_or(0))
+            .sum()
+    });
+    let sparse: Vec<_> = usage.iter().filter(|u| u.is_sparse()).collect();
+    Ok(DuReport {
         generations: rows,
         bytes_stored,
+        packs_in_use: usage.len(),
+        pack_file_bytes,
+        pack_payload_bytes: payload,
+        live_bytes: live,
+        dead_bytes: payload.saturating_sub(live),
+        sparse_packs: sparse.len(),
+        sparse_dead_bytes: sparse
+            .iter()
+            .map(|u| u.payload_bytes.unwrap_or(0).saturating_sub(u.live_bytes))
+            .sum(),
+        archive_bytes,
         bytes_represented,
         ratio: if bytes_represented == 0 {
             0.0
         } else {
             bytes_stored as f64 / bytes_represented as f64
         },
-        unreferenced_files: unreferenced.len(),
-        unreferenced_bytes: unreferenced.iter().sum(),
-    }
+        unused_files: unused.as_ref().map(Vec::len),
+        unused_bytes,
+    })
 }
 
 fn du(root: &RootSpec, g: &Global) -> Outcome {
     let mut storage = root.open_read_only().map_err(Failure::Io)?;
-    let inspection = inspect_root(&mut *storage, g)?;
-    let report = du_report(&mut *storage, &inspection);
+    let mut session = Session::open(root, g, &mut *storage, read_only_config())?;
+    let report = du_report(&mut session)?;
     if g.json {
         return print_json(&report);
     }
     out!(
-        "{:>5}  {:<28}  {:>10}  {:>10}  {:>10}  {:>10}  {:>11}",
+        "{:>5}  {:<28}  {:>10}  {:>10}  {:>5}  {:>10}  {:>10}  {:>6}  {:>10}",
         "GEN",
         "NAME",
         "REPRESENTS",
         "IN DIR",
-        "EXCLUSIVE",
-        "SHARED",
-        "PURGE FREES"
+        "PACKS",
+        "PAYLOADS",
+        "LIVE",
+        "SPARSE",
+        "EXCLUSIVE"
     );
     for row in &report.generations {
         out!(
-            "{:>5}  {:<28}  {:>10}  {:>10}  {:>10}  {:>10}  {:>11}{}",
+            "{:>5}  {:<28}  {:>10}  {:>10}  {:>5}  {:>10}  {:>10}  {:>6}  {:>10}{}",
             row.generation,
             row.name,
             output::size(row.bytes_represented),
             output::size(row.bytes_in_directory),
+            row.packs_in_use,
+            output::size(row.pack_payload_bytes),
+            output::size(row.live_bytes),
+            row.sparse_packs,
             output::size(row.bytes_exclusive),
-            output::size(row.bytes_shared),
-            output::size(row.purge_frees),
             if row.status == "valid" {
                 String::new()
             } else {
@@ -1360,19 +1633,38 @@ fn du(root: &RootSpec, g: &Global) -> Outcome {
             }
         );
     }
+    let percent = |part: u64, whole: u64| {
+        if whole == 0 {
+            0.0
+        } else {
+            part as f64 * 100.0 / whole as f64
+        }
+    };
     out!(
-        "stored {} for {} of generations: ratio {:.3}{}",
+        "{} in use, {} on disk; payloads {}, live {} ({:.1}%), dead {} ({} of it in {}, which copy-forward empties)",
+        output::count(report.packs_in_use, "pack"),
+        output::size(report.pack_file_bytes),
+        output::size(report.pack_payload_bytes),
+        output::size(report.live_bytes),
+        percent(report.live_bytes, report.pack_payload_bytes),
+        output::size(report.dead_bytes),
+        output::size(report.sparse_dead_bytes),
+        output::count(report.sparse_packs, "sparse pack"),
+    );
+    out!(
+        "stored {} (archives {}) for {} of generations: ratio {:.3}{}",
         output::size(report.bytes_stored),
+        output::size(report.archive_bytes),
         output::size(report.bytes_represented),
         report.ratio,
-        if report.unreferenced_files > 0 {
-            format!(
-                "; {} in {} unreferenced files (`snapperctl gc`)",
-                output::size(report.unreferenced_bytes),
-                report.unreferenced_files
-            )
-        } else {
-            String::new()
+        match report.unused_files {
+            Some(0) => String::new(),
+            Some(n) => format!(
+                "; {} in {} unused files (`snapperctl gc`)",
+                output::size(report.unused_bytes),
+                n
+            ),
+            None => "; unused files unknown (an archive cannot be read)".into(),
         }
     );
     out!("(bytes are file lengths; the file system rounds each file up to its block size)");
@@ -1395,6 +1687,33 @@ fn engine_failure(what: &str, error: CoreError) -> Failure {
     }
 }
 
+#[derive(Serialize)]
+struct PurgedRow {
+    name: String,
+    files: Vec<String>,
+    bytes: u64,
+    /// Directories left empty and removed.
+    directories: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct PurgeReport {
+    dry_run: bool,
+    purged: Vec<PurgedRow>,
+    files_deleted: usize,
+    bytes_freed: u64,
+}
+
+/// The files among `removed`, their bytes, and the directories.
+fn removed_files(removed: &[snapperctl::storage::Removed]) -> (Vec<String>, u64, Vec<String>) {
+    let (files, dirs): (Vec<_>, Vec<_>) = removed.iter().partition(|r| r.size.is_some());
+    (
+        files.iter().map(|r| r.path.clone()).collect(),
+        files.iter().filter_map(|r| r.size).sum(),
+        dirs.iter().map(|r| r.path.clone()).collect(),
+    )
+}
+
 fn purge(
     root: &RootSpec,
     g: &Global,
@@ -1405,8 +1724,12 @@ fn purge(
     write: &WriteImage,
 ) -> Outcome {
     let mut storage = open_for_change(root, dry_run, write)?;
-    let inspection = inspect_root(&mut *storage, g)?;
-    let report = du_report(&mut *storage, &inspection);
+    let config = Config {
+        min_snapshots: keep,
+        ..read_only_config()
+    };
+    let recorder = Removals::new(&mut *storage, !dry_run);
+    let mut session = Session::open(root, g, recorder, config)?;
     let specs: Vec<String> = if oldest {
         vec!["oldest".into()]
     } else {
@@ -1414,7 +1737,7 @@ fn purge(
     };
     let mut names = Vec::new();
     for spec in &specs {
-        let view = find(&inspection, spec)?;
+        let view = session.find(spec)?;
         if matches!(view.status, Status::Purged | Status::Incomplete) {
             return Err(Failure::NotFound(format!(
                 "generation {} is {}: nothing to purge (gc removes leftovers)",
@@ -1422,64 +1745,69 @@ fn purge(
                 view.status.word()
             )));
         }
-        let frees = report
-            .generations
-            .iter()
-            .find(|r| r.name == view.name)
-            .map_or(0, |r| r.purge_frees);
-        names.push((view.name.clone(), frees));
+        names.push(view.name);
     }
-    if dry_run {
-        if g.json {
-            let rows: Vec<_> = names
-                .iter()
-                .map(|(name, frees)| serde_json::json!({ "name": name, "frees": frees }))
-                .collect();
-            return print_json(&rows);
-        }
-        for (name, frees) in &names {
-            out!("would purge {name}: frees {}", output::size(*frees));
-        }
-        return Ok(());
-    }
-    let config = Config {
-        min_snapshots: keep,
-        ..read_only_config()
+    let mut report = PurgeReport {
+        dry_run,
+        purged: Vec::new(),
+        files_deleted: 0,
+        bytes_freed: 0,
     };
-    let mut snapper = Snapper::open(&mut *storage, Collect::default(), config)
-        .map_err(|e| Failure::Io(format!("cannot open the snapper root: {e}")))?;
     let mut result = Ok(());
-    let mut purged = Vec::new();
-    for (name, _) in &names {
-        let outcome = snapper.purge(Some(name));
-        show_log(g, &std::mem::take(&mut snapper.platform_mut().lines));
+    for name in &names {
+        let before = session.engine.storage().removed().len();
+        let outcome = session.engine.purge(Some(name));
+        session.flush_log();
         if let Err(e) = outcome {
             result = Err(engine_failure(&format!("purge {name}"), e));
             break;
         }
+        let (files, bytes, directories) = removed_files(
+            session
+                .engine
+                .storage()
+                .removed()
+                .get(before..)
+                .unwrap_or_default(),
+        );
         if !g.json {
-            out!("purged {name}");
+            out!(
+                "{} {name}: {} ({})",
+                if dry_run { "would purge" } else { "purged" },
+                output::count(
+                    files.len(),
+                    if dry_run {
+                        "file to delete"
+                    } else {
+                        "file deleted"
+                    }
+                ),
+                output::size(bytes)
+            );
         }
-        purged.push(name.clone());
+        report.files_deleted += files.len();
+        report.bytes_freed += bytes;
+        report.purged.push(PurgedRow {
+            name: name.clone(),
+            files,
+            bytes,
+            directories,
+        });
     }
-    drop(snapper);
-    let finished = finish_change(root, g, &mut *storage);
-    let after = Inspection::open(&mut *storage).map_err(Failure::Io)?;
-    let after = du_report(&mut *storage, &after);
-    let freed = report.bytes_stored.saturating_sub(after.bytes_stored);
+    let Session { engine, .. } = session;
+    let mut recorder = engine.into_storage();
+    let finished = if dry_run {
+        Ok(())
+    } else {
+        finish_change(root, g, &mut recorder)
+    };
     if g.json {
-        print_json(&serde_json::json!({
-            "purged": purged,
-            "bytes_freed": freed,
-            "bytes_stored_before": report.bytes_stored,
-            "bytes_stored_after": after.bytes_stored,
-        }))?;
+        print_json(&report)?;
     } else {
         out!(
-            "freed {} (stored {} -> {})",
-            output::size(freed),
-            output::size(report.bytes_stored),
-            output::size(after.bytes_stored)
+            "{} {}",
+            if dry_run { "would free" } else { "freed" },
+            output::size(report.bytes_freed)
         );
     }
     finished.and(result)
@@ -1503,7 +1831,7 @@ fn open_for_change(
 /// Applies what the engine left pending (the image writer removes at each
 /// sync; the engine does not sync after its last removals), then has
 /// e2fsck check an image.
-fn finish_change(root: &RootSpec, g: &Global, storage: &mut dyn Storage) -> Outcome {
+fn finish_change<S: Storage>(root: &RootSpec, g: &Global, storage: &mut S) -> Outcome {
     storage
         .sync()
         .map_err(|e| Failure::Io(format!("applying the removals: {e}")))?;
@@ -1516,6 +1844,21 @@ fn finish_change(root: &RootSpec, g: &Global, storage: &mut dyn Storage) -> Outc
     Ok(())
 }
 
+#[derive(Serialize)]
+struct GcFile {
+    path: String,
+    size: u64,
+}
+
+#[derive(Serialize)]
+struct GcReport {
+    dry_run: bool,
+    files: Vec<GcFile>,
+    bytes: u64,
+    /// Generations with a damaged archive that gc kept (without --drop-damaged).
+    kept_damaged: Vec<String>,
+}
+
 fn gc(
     root: &RootSpec,
     g: &Global,
@@ -1524,82 +1867,105 @@ fn gc(
     write: &WriteImage,
 ) -> Outcome {
     let mut storage = open_for_change(root, dry_run, write)?;
-    let inspection = inspect_root(&mut *storage, g)?;
-    let mut errors = Vec::new();
-    let on_disk = all_files(&mut *storage, &inspection, &mut errors);
-    let doomed = unreferenced(&inspection, &on_disk, drop_damaged);
-    let bytes: u64 = doomed.iter().map(|(_, s)| s).sum();
-    if dry_run {
-        if g.json {
-            let files: Vec<_> = doomed
-                .iter()
-                .map(|(path, size)| serde_json::json!({ "path": path, "size": size }))
-                .collect();
-            return print_json(&serde_json::json!({ "files": files, "bytes": bytes }));
-        }
-        for (path, size) in &doomed {
-            out!("would delete {path} ({})", output::size(*size));
-        }
-        out!(
-            "gc would delete {} files ({})",
-            doomed.len(),
-            output::size(bytes)
-        );
-        return Ok(());
-    }
     let config = Config {
         integrity: !drop_damaged,
         ..read_only_config()
     };
-    let mut snapper = Snapper::open(&mut *storage, Collect::default(), config)
-        .map_err(|e| Failure::Io(format!("cannot open the snapper root: {e}")))?;
-    let outcome = snapper.purge_zombies();
-    show_log(g, &std::mem::take(&mut snapper.platform_mut().lines));
-    drop(snapper);
-    let finished = finish_change(root, g, &mut *storage);
-    let mut after_errors = Vec::new();
-    let after = Inspection::open(&mut *storage).map_err(Failure::Io)?;
-    let remaining = all_files(&mut *storage, &after, &mut after_errors);
-    let gone: Vec<u64> = on_disk
+    let recorder = Removals::new(&mut *storage, !dry_run);
+    let mut session = Session::open(root, g, recorder, config)?;
+    let damaged: Vec<String> = session
+        .gens
         .iter()
-        .filter(|(path, _)| !remaining.contains_key(*path))
-        .map(|(_, (_, size))| *size)
+        .filter(|v| v.status.is_damaged())
+        .map(|v| v.name.clone())
         .collect();
-    if g.json {
-        print_json(&serde_json::json!({
-            "files_deleted": gone.len(),
-            "bytes_deleted": gone.iter().sum::<u64>(),
-        }))?;
+    let mut report = GcReport {
+        dry_run,
+        files: Vec::new(),
+        bytes: 0,
+        kept_damaged: if drop_damaged { Vec::new() } else { damaged },
+    };
+    let outcome = if dry_run {
+        let unused = session.engine.unused_files();
+        session.flush_log();
+        let unused = unused.map_err(|e| engine_failure("gc --dry-run", e))?;
+        for path in unused {
+            let size = session.engine.storage_mut().file_size(&path).unwrap_or(0);
+            report.files.push(GcFile { path, size });
+        }
+        Ok(())
     } else {
+        let outcome = session.engine.purge_zombies();
+        session.flush_log();
+        for removed in session.engine.storage().removed() {
+            if let Some(size) = removed.size {
+                report.files.push(GcFile {
+                    path: removed.path.clone(),
+                    size,
+                });
+            }
+        }
+        outcome
+    };
+    report.bytes = report.files.iter().map(|f| f.size).sum();
+    let Session { engine, .. } = session;
+    let mut recorder = engine.into_storage();
+    let finished = if dry_run {
+        Ok(())
+    } else {
+        finish_change(root, g, &mut recorder)
+    };
+    if g.json {
+        print_json(&report)?;
+    } else {
+        for file in &report.files {
+            out!(
+                "{} {} ({})",
+                if dry_run { "would delete" } else { "deleted" },
+                file.path,
+                output::size(file.size)
+            );
+        }
         out!(
-            "gc deleted {} unreferenced files ({})",
-            gone.len(),
-            output::size(gone.iter().sum())
+            "gc {} {} ({})",
+            if dry_run { "would delete" } else { "deleted" },
+            output::count(report.files.len(), "unused file"),
+            output::size(report.bytes)
         );
     }
     finished?;
     match outcome {
-        Ok(()) => Ok(()),
-        Err(CoreError::IntegrityFailed) => {
-            let names: Vec<&str> = inspection
-                .gens
-                .iter()
-                .filter(|v| matches!(v.status, Status::Damaged(_)))
-                .map(|v| v.name.as_str())
-                .collect();
-            Err(Failure::Damage(format!(
-                "kept generation(s) with a damaged archive for inspection: {}; `gc --drop-damaged` deletes them",
-                names.join(", ")
-            )))
+        Ok(()) => {
+            if dry_run && !report.kept_damaged.is_empty() && !g.json {
+                out!("{}", kept_message(&report.kept_damaged));
+            }
+            Ok(())
         }
+        // Under integrity=yes the engine keeps a damaged generation (and
+        // the packs it may use) and says so with IntegrityFailed.
+        Err(CoreError::IntegrityFailed) => Err(Failure::Damage(kept_message(&report.kept_damaged))),
         Err(e) => Err(engine_failure("gc", e)),
     }
+}
+
+fn kept_message(names: &[String]) -> String {
+    format!(
+        "kept generation(s) with a damaged archive for inspection: {}; `gc --drop-damaged` deletes them",
+        names.join(", ")
+    )
 }
 
 // ---------------------------------------------------------------------------
 // mkimage
 
-fn mkimage(bytes: u64, path: &Path, from: Option<&Path>, force: bool, inode_ratio: u32) -> Outcome {
+fn mkimage(
+    g: &Global,
+    bytes: u64,
+    path: &Path,
+    from: Option<&Path>,
+    force: bool,
+    inode_ratio: u32,
+) -> Outcome {
     let mkfs = snapperctl::e2fs::find_tool("mkfs.ext4").ok_or_else(|| {
         Failure::Io("mkfs.ext4 not found: install e2fsprogs (apt-get install e2fsprogs)".into())
     })?;
@@ -1610,6 +1976,11 @@ fn mkimage(bytes: u64, path: &Path, from: Option<&Path>, force: bool, inode_rati
                 dir.display()
             )));
         }
+        // An image of a root this Snapper refuses would be of no use: the
+        // engine looks at it first (and changes nothing in it).
+        let storage = snapper_host::DirStorage::open(dir)
+            .map_err(|e| Failure::Io(format!("{}: {e}", dir.display())))?;
+        Session::open(&dir.display(), g, ReadOnly(storage), read_only_config())?;
     }
     let mut options = fs::OpenOptions::new();
     options.write(true);
@@ -1632,8 +2003,8 @@ fn mkimage(bytes: u64, path: &Path, from: Option<&Path>, force: bool, inode_rati
     let mut command = Command::new(&mkfs);
     // The same options as raw/Makefile, which makes the Genode scenario's
     // image: -O ^metadata_csum because the lwext4 VFS plugin does not handle
-    // metadata checksums (the seed's own mkfs line), one inode per 4 KiB
-    // because every snapshot file is an inode, and the label "snapper".
+    // metadata checksums (the seed's own mkfs line), raw/Makefile's inode
+    // ratio, and the label "snapper".
     command.args(["-q", "-F", "-O", "^metadata_csum", "-L", "snapper", "-i"]);
     command.arg(inode_ratio.to_string());
     if let Some(dir) = from {

@@ -21,10 +21,15 @@ pub fn size(bytes: u64) -> String {
 
 /// `1 file`, `2 files`.
 pub fn count(n: usize, noun: &str) -> String {
+    counted(n, noun, &format!("{noun}s"))
+}
+
+/// `1 copy`, `2 copies`: a noun whose plural is not the singular plus `s`.
+pub fn counted(n: usize, one: &str, many: &str) -> String {
     if n == 1 {
-        format!("1 {noun}")
+        format!("1 {one}")
     } else {
-        format!("{n} {noun}s")
+        format!("{n} {many}")
     }
 }
 
@@ -150,6 +155,9 @@ mod tests {
         assert_eq!(size(512), "512 B");
         assert_eq!(size(1536), "1.5 KiB");
         assert_eq!(size(3 << 20), "3.0 MiB");
+        assert_eq!(count(1, "pack"), "1 pack");
+        assert_eq!(count(2, "pack"), "2 packs");
+        assert_eq!(counted(3, "copy", "copies"), "3 copies");
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! The two kinds of snapper root the tool opens, both behind the core's
 //! `Storage` trait so that every command runs the same code on either: a
 //! host directory (`snapper_host::DirStorage`) and an ext4 image read with
-//! `ext4-view`, without mounting and without root.
+//! `ext4-view`, without mounting and without root; and `Removals`, which
+//! records what the engine's purge and sweep delete (or, in a dry run,
+//! would delete).
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -35,9 +38,18 @@ impl ImageStorage {
         let fs = Ext4::load_from_path(image).map_err(|e| {
             // A mounted file system changes under the reader (and its
             // journal may carry features a clean image does not): say so.
-            let hint = crate::e2fs::in_use(image).map_or(String::new(), |place| {
-                format!("; it is {place}: unmount it, or give the mounted directory as the root")
-            });
+            let hint = match crate::e2fs::in_use(image) {
+                Some(place) => format!(
+                    "; it is {place}: unmount it, or give the mounted directory as the root"
+                ),
+                None if crate::e2fs::needs_recovery(image) == Some(true) => {
+                    "; its journal needs recovery (the system that wrote it was killed): \
+                     snapperctl does not replay journals yet, so replay it on a copy \
+                     (cp IMAGE COPY && e2fsck -fy COPY) and give the copy as the root"
+                        .to_string()
+                }
+                None => String::new(),
+            };
             format!("{}: not a readable ext4 image ({e}){hint}", image.display())
         })?;
         let base = dir.trim_end_matches('/');
@@ -199,6 +211,148 @@ impl<S: Storage> Storage for ReadOnly<S> {
     }
 }
 
+/// What one removal took away.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Removed {
+    /// The path, relative to the root.
+    pub path: String,
+    /// Its length, for a file; `None` for a directory.
+    pub size: Option<u64>,
+}
+
+/// Watches the engine's removals (purge and gc only ever remove): with
+/// `apply`, each goes through to the storage below and is recorded; without
+/// (a dry run), none does, but the removed paths disappear from what the
+/// engine reads next, so that the engine's own purge or sweep runs to its
+/// end on an unchanged root and the record says what it would delete.
+/// Writes other than removals are refused in a dry run.
+#[derive(Debug)]
+pub struct Removals<S> {
+    inner: S,
+    apply: bool,
+    hidden: BTreeSet<String>,
+    removed: Vec<Removed>,
+}
+
+impl<S: Storage> Removals<S> {
+    /// Wraps `inner`; `apply` false for a dry run.
+    pub fn new(inner: S, apply: bool) -> Self {
+        Removals {
+            inner,
+            apply,
+            hidden: BTreeSet::new(),
+            removed: Vec::new(),
+        }
+    }
+
+    /// Every removal so far, in order.
+    pub fn removed(&self) -> &[Removed] {
+        &self.removed
+    }
+
+    /// The storage below.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
+    fn is_hidden(&self, path: &str) -> bool {
+        !self.apply
+            && (self.hidden.contains(path)
+                || path
+                    .match_indices('/')
+                    .any(|(at, _)| self.hidden.contains(&path[..at])))
+    }
+
+    fn refuse_in_dry_run(&self) -> Result<(), StorageError> {
+        if self.apply {
+            Ok(())
+        } else {
+            Err(StorageError::Io)
+        }
+    }
+}
+
+impl<S: Storage> Storage for Removals<S> {
+    fn create_dir(&mut self, path: &str) -> Result<(), StorageError> {
+        self.refuse_in_dry_run()?;
+        self.inner.create_dir(path)
+    }
+
+    fn write_new_file(&mut self, path: &str, parts: &[&[u8]]) -> Result<(), StorageError> {
+        self.refuse_in_dry_run()?;
+        self.inner.write_new_file(path, parts)
+    }
+
+    fn read_at(&mut self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError> {
+        if self.is_hidden(path) {
+            return Err(StorageError::NotFound);
+        }
+        self.inner.read_at(path, offset, buf)
+    }
+
+    fn file_size(&mut self, path: &str) -> Result<u64, StorageError> {
+        if self.is_hidden(path) {
+            return Err(StorageError::NotFound);
+        }
+        self.inner.file_size(path)
+    }
+
+    fn list_dir(&mut self, path: &str) -> Result<Vec<DirEntry>, StorageError> {
+        if !path.is_empty() && self.is_hidden(path) {
+            return Err(StorageError::NotFound);
+        }
+        let mut entries = self.inner.list_dir(path)?;
+        if !self.apply {
+            entries.retain(|e| {
+                let child = if path.is_empty() {
+                    e.name.clone()
+                } else {
+                    format!("{path}/{}", e.name)
+                };
+                !self.hidden.contains(&child)
+            });
+        }
+        Ok(entries)
+    }
+
+    fn remove(&mut self, path: &str) -> Result<(), StorageError> {
+        if path.is_empty() || self.is_hidden(path) {
+            return Err(StorageError::NotFound);
+        }
+        let size = match self.inner.file_size(path) {
+            Ok(size) => Some(size),
+            Err(StorageError::WrongKind) => None,
+            Err(e) => return Err(e),
+        };
+        if self.apply {
+            self.inner.remove(path)?;
+        } else {
+            if size.is_none() && !self.list_dir(path)?.is_empty() {
+                return Err(StorageError::NotEmpty);
+            }
+            self.hidden.insert(path.into());
+        }
+        self.removed.push(Removed {
+            path: path.into(),
+            size,
+        });
+        Ok(())
+    }
+
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), StorageError> {
+        self.refuse_in_dry_run()?;
+        self.inner.rename(from, to)
+    }
+
+    fn sync(&mut self) -> Result<(), StorageError> {
+        if self.apply {
+            self.inner.sync()
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// Where the snapper root lives.
 #[derive(Clone, Debug)]
 pub enum RootSpec {
@@ -260,5 +414,77 @@ impl fmt::Display for RootSpec {
             }
             RootSpec::Image(image, dir) => write!(f, "{}:{dir} (ext4 image)", image.display()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use snapper_core::MemStorage;
+
+    fn sample() -> MemStorage {
+        let mut fs = MemStorage::new();
+        fs.create_dir("g").unwrap();
+        fs.create_dir("g/pack").unwrap();
+        fs.write_new_file("g/archive", &[b"abc"]).unwrap();
+        fs.write_new_file("g/pack/0", &[b"12345"]).unwrap();
+        fs
+    }
+
+    #[test]
+    fn a_dry_run_hides_what_it_removes_and_changes_nothing() {
+        let original = sample();
+        let mut dry = Removals::new(original.clone(), false);
+        assert_eq!(dry.remove("g/pack"), Err(StorageError::NotEmpty));
+        dry.remove("g/pack/0").unwrap();
+        assert_eq!(dry.file_size("g/pack/0"), Err(StorageError::NotFound));
+        assert_eq!(
+            dry.read_at("g/pack/0", 0, &mut [0u8; 4]),
+            Err(StorageError::NotFound)
+        );
+        assert_eq!(dry.remove("g/pack/0"), Err(StorageError::NotFound));
+        assert!(dry.list_dir("g/pack").unwrap().is_empty());
+        dry.remove("g/pack").unwrap();
+        assert_eq!(dry.list_dir("g/pack"), Err(StorageError::NotFound));
+        let names: Vec<String> = dry
+            .list_dir("g")
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["archive"]);
+        assert_eq!(dry.write_new_file("g/x", &[b"x"]), Err(StorageError::Io));
+        dry.sync().unwrap();
+        assert_eq!(
+            dry.removed(),
+            [
+                Removed {
+                    path: "g/pack/0".into(),
+                    size: Some(5)
+                },
+                Removed {
+                    path: "g/pack".into(),
+                    size: None
+                }
+            ]
+        );
+        assert_eq!(dry.into_inner(), original);
+    }
+
+    #[test]
+    fn applied_removals_go_through_and_are_recorded() {
+        let mut applied = Removals::new(sample(), true);
+        applied.remove("g/archive").unwrap();
+        assert_eq!(applied.remove("g/pack"), Err(StorageError::NotEmpty));
+        assert_eq!(
+            applied.removed(),
+            [Removed {
+                path: "g/archive".into(),
+                size: Some(3)
+            }]
+        );
+        let fs = applied.into_inner();
+        assert!(!fs.nodes().contains_key("g/archive"));
+        assert!(fs.nodes().contains_key("g/pack/0"));
     }
 }

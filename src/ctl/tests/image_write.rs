@@ -34,7 +34,7 @@ fn fsck_clean(image: &Path) {
 }
 
 fn same_answers(dir: &Path, image: &Path) {
-    for args in [&["list"][..], &["verify"], &["du"]] {
+    for args in [&["list"][..], &["verify"], &["du"], &["gc", "--dry-run"]] {
         assert_eq!(
             scrub(json(dir, args, 0)),
             scrub(json(image, args, 0)),
@@ -101,10 +101,10 @@ fn gc_in_an_image_removes_leftovers_like_in_a_directory() {
     let names = common::names(&dir);
     // Leftovers of a crash: a stray file in a generation, and a generation
     // that never got its archive.
-    fs::write(dir.join(&names[0]).join("snapshot").join("stray"), b"x").expect("write");
+    fs::write(dir.join(&names[0]).join("pack").join("stray"), b"x").expect("write");
     let incomplete = dir.join("2026-11-24T23:59:59-00000009");
-    fs::create_dir_all(incomplete.join("snapshot/1")).expect("mkdir");
-    fs::write(incomplete.join("snapshot/1/0"), vec![7u8; 100]).expect("write");
+    fs::create_dir_all(incomplete.join("pack/1")).expect("mkdir");
+    fs::write(incomplete.join("pack/1/0"), vec![7u8; 100]).expect("write");
     // And a damaged archive, dropped on request.
     let archive = dir.join(&names[2]).join("archive");
     let mut bytes = fs::read(&archive).expect("archive");
@@ -140,7 +140,7 @@ fn gc_in_an_image_removes_leftovers_like_in_a_directory() {
     same_answers(&dir2, &image);
     let report = json(&image, &["verify"], 0);
     assert_eq!(report["ok"], true);
-    assert_eq!(report["unreferenced_files"], 0);
+    assert_eq!(report["unused_files"], 0);
     assert_eq!(
         json(&image, &["gc", "--dry-run"], 0)["files"],
         serde_json::json!([])

@@ -161,12 +161,13 @@ fn run(job: &Job) -> Result<bool, String> {
         log.line(
             Level::Info,
             format_args!(
-                "generation {}/{}: {} objects, {changed} changed, {} files written, {} bytes, {}",
+                "generation {}/{}: {} objects, {changed} changed, {} payloads written in {} packs, {} bytes, {}",
                 round + 1,
                 job.generations,
                 job.objects,
-                stats.files_written,
-                stats.bytes_written + stats.archive_bytes,
+                stats.payloads_written,
+                stats.packs_written,
+                stats.pack_bytes + stats.archive_bytes,
                 seconds(started)
             ),
         );

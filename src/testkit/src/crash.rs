@@ -252,16 +252,17 @@ impl<S: Storage> CrashStorage<S> {
         &self.overwrites
     }
 
-    /// Checks every deletion of a snapshot file against the durable state
-    /// (DESIGN.md invariant 5: a file goes only after the removal of the
-    /// last archive that referenced it is durable). Decodes the durable
-    /// archives at each deletion, so it is meant for one run, not a sweep.
+    /// Checks every deletion of a pack against the durable state
+    /// (DESIGN.md invariant 5: a pack goes only after the removal of the
+    /// last archive that used a payload in it is durable). Decodes the
+    /// durable archives at each deletion, so it is meant for one run, not a
+    /// sweep.
     pub fn check_deletions(mut self) -> Self {
         self.check_deletions = true;
         self
     }
 
-    /// Snapshot files deleted while a durable valid archive referenced them.
+    /// Packs deleted while a durable valid archive used them.
     pub fn early_deletions(&self) -> &[String] {
         &self.early_deletions
     }
@@ -427,8 +428,10 @@ impl<S: Storage> Storage for CrashStorage<S> {
     fn remove(&mut self, path: &str) -> Result<(), StorageError> {
         self.alive()?;
         if self.check_deletions
-            && path.contains("/snapshot/")
-            && crate::image::referenced_files(&self.durable).contains(path)
+            && path.contains("/pack/")
+            && crate::image::used_packs(&self.durable)
+                .values()
+                .any(|p| p.path == path)
         {
             self.early_deletions.push(path.into());
         }

@@ -19,6 +19,10 @@ pub struct Fault {
     /// call is done. Models an error reported after the fact (a write that
     /// ran out of space half way, a journal that failed after the change).
     pub applied: bool,
+    /// A later call that fails once more in the same way (`None`: no
+    /// other): a failed pack write is retried by the engine, and this is
+    /// how the retry itself is made to fail while the calls between work.
+    pub again: Option<u64>,
 }
 
 impl Fault {
@@ -29,6 +33,7 @@ impl Fault {
             error,
             sticky: false,
             applied: false,
+            again: None,
         }
     }
 
@@ -111,13 +116,14 @@ impl<S: Storage> FaultStorage<S> {
 
     /// Whether the failure just injected (by `check`) still takes effect.
     fn applies(&self) -> bool {
-        self.fault.is_some_and(|f| f.applied && self.ops == f.at)
+        self.fault
+            .is_some_and(|f| f.applied && (self.ops == f.at || f.again == Some(self.ops)))
     }
 
     fn check(&mut self, what: &str, path: &str, allocates: bool) -> Result<(), StorageError> {
         self.ops += 1;
         let failure = match self.fault {
-            Some(f) if self.ops == f.at => Some(f.error),
+            Some(f) if self.ops == f.at || f.again == Some(self.ops) => Some(f.error),
             Some(f) if f.sticky && self.ops > f.at => {
                 (f.error != StorageError::NoSpace || allocates).then_some(f.error)
             }
@@ -213,10 +219,8 @@ mod tests {
     fn the_nth_call_fails_and_changes_nothing() {
         let mut fs = FaultStorage::new(MemStorage::new());
         fs.arm(Fault {
-            at: 2,
-            error: StorageError::NoSpace,
             sticky: true,
-            applied: false,
+            ..Fault::once(2, StorageError::NoSpace)
         });
         fs.create_dir("a").unwrap();
         assert_eq!(fs.create_dir("b"), Err(StorageError::NoSpace));
@@ -243,5 +247,15 @@ mod tests {
             fs.inner().nodes().get("b/f"),
             Some(&snapper_core::storage::MemNode::File(b"ab".to_vec()))
         );
+        // A second failure later, the calls between working.
+        fs.arm(Fault {
+            again: Some(3),
+            ..Fault::once(1, StorageError::Io)
+        });
+        assert_eq!(fs.create_dir("c"), Err(StorageError::Io));
+        fs.create_dir("c").unwrap();
+        assert_eq!(fs.create_dir("d"), Err(StorageError::Io));
+        fs.create_dir("d").unwrap();
+        assert_eq!(fs.injected(), 5);
     }
 }

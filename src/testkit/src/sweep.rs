@@ -5,27 +5,45 @@
 //! 1. A new manager opens the surviving disk, and no call panics.
 //! 2. No generation is damaged: a crash never leaves a broken archive.
 //! 3. Every valid generation restores byte for byte the content it was
-//!    committed with (so the generation in progress is complete or absent).
+//!    committed with (so the generation in progress is complete or absent),
+//!    and `verify_generation` finds every copy of it intact.
 //! 4. Every generation committed before the cut (its commit returned Ok)
 //!    is valid, unless the interrupted call was one allowed to purge it.
 //! 5. A generation whose purge returned Ok before the cut stays purged.
-//! 6. After one purge_zombies, no file remains that no valid archive
-//!    references, no `archive.tmp` and no empty directory; no referenced
-//!    file is missing.
-//! 7. The next snapshot (with changed, unchanged and new objects) commits
+//! 6. Every pack a valid archive uses is there and checks out (trailer,
+//!    index, every payload's CRC, the payload bytes the archive records).
+//! 7. The manager's reference count of every stored payload (pack and
+//!    offset) equals the number of valid archives on disk that use it, and
+//!    its view of each pack (live payloads and bytes, payload bytes) is the
+//!    one the archives give; `unused_files` lists exactly the files no
+//!    valid archive uses.
+//! 8. After one purge_zombies, no file remains that is neither a valid
+//!    archive nor a pack some valid archive uses, no `archive.tmp` and no
+//!    empty directory; nothing used is missing.
+//! 9. The next snapshot (with changed, unchanged and new objects) commits
 //!    with a generation number above every directory on disk and restores,
 //!    the earlier generations still restore, and the next purge works and
-//!    leaves exactly the referenced files.
+//!    leaves exactly the used files; 6 to 8 hold after each.
+//!
+//! Besides the figures, a sweep counts its cut points by what the engine
+//! was doing (a pack written mid-take or at commit, the archive committed,
+//! a pack deleted by a purge, by retention or by a sweep, ...) and sums the
+//! snapshot counters of its run without a cut (payloads, packs, redundant
+//! copies, copies moved forward, dedup links), so that a test can show that
+//! the steps it means to cover were cut.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use snapper_core::{
-    Config, Error, Generation, GenerationStatus, MemStorage, ObjectId, Snapper, State, Storage,
+    Config, Error, Generation, GenerationStatus, MemStorage, ObjectId, Snapper, SnapshotStats,
+    State, Storage,
 };
 
 use crate::crash::CrashStorage;
-use crate::image::{empty_dirs, files, missing_files, unreferenced_files};
+use crate::image::{
+    damaged_packs, empty_dirs, files, missing_files, payload_counts, unreferenced_files, used_packs,
+};
 use crate::platform::SimPlatform;
 
 /// Objects by id: the content a generation must restore.
@@ -38,6 +56,9 @@ pub enum Step {
     Init,
     /// `take_snapshot(id, payload)`.
     Take(u64, Vec<u8>),
+    /// `take_unchanged(id)`: the client's hint that the object is as in the
+    /// base generation (its content there is what the new one must hold).
+    TakeUnchanged(u64),
     /// `commit_snapshot`.
     Commit,
     /// `purge`: `None` the oldest, `Some(i)` the i-th valid generation by name.
@@ -86,7 +107,9 @@ pub struct Workload {
 /// What one run of the steps showed.
 #[derive(Clone, Debug, Default)]
 pub struct Run {
-    /// Content of each generation committed in this run (or the setup).
+    /// Content of each generation committed in this run, and of those
+    /// the caller seeded it with (what `take_unchanged` must find: the
+    /// base's content).
     pub content: BTreeMap<Generation, Content>,
     /// Valid generations before each step (index i) and after the last.
     pub valid: Vec<BTreeSet<Generation>>,
@@ -102,6 +125,28 @@ pub struct Run {
     pub clock: u64,
     /// Panics, with the step.
     pub panics: Vec<String>,
+    /// The storage's operation count after each step (see
+    /// [`run_steps_counted`]; zeros from [`run_steps`]).
+    pub ops_after: Vec<u64>,
+    /// The snapshot counters of every commit that returned Ok, summed.
+    pub stats: SnapshotStats,
+    /// What the generation being created held at each commit that failed
+    /// and left it open: if the rename took effect before the error, a
+    /// restart finds it valid with the content of that attempt.
+    pub attempted: Vec<Content>,
+}
+
+/// Adds `b`'s counters to `a`'s.
+pub fn add_stats(a: &mut SnapshotStats, b: &SnapshotStats) {
+    a.objects += b.objects;
+    a.payloads_written += b.payloads_written;
+    a.redundant_copies += b.redundant_copies;
+    a.copied_forward += b.copied_forward;
+    a.deduplicated += b.deduplicated;
+    a.hinted += b.hinted;
+    a.packs_written += b.packs_written;
+    a.pack_bytes += b.pack_bytes;
+    a.archive_bytes += b.archive_bytes;
 }
 
 /// The valid generations' numbers.
@@ -141,6 +186,7 @@ fn step_call<S: Storage>(
     match step {
         Step::Init => snapper.init_snapshot().map(|_| ()),
         Step::Take(id, payload) => snapper.take_snapshot(ObjectId(*id), payload),
+        Step::TakeUnchanged(id) => snapper.take_unchanged(ObjectId(*id)),
         Step::Commit => snapper.commit_snapshot(),
         Step::Purge(which) => {
             let name = which.and_then(|i| valid_names(snapper).get(i).cloned());
@@ -199,7 +245,23 @@ pub fn run_steps<S: Storage>(
     run: &mut Run,
     is_cut: impl Fn(&S) -> bool,
 ) {
+    run_steps_counted(snapper, platform, steps, run, is_cut, |_| 0);
+}
+
+/// [`run_steps`], recording `ops(storage)` after each step in
+/// `run.ops_after`, so that a storage operation can be traced to the step
+/// that made it.
+pub fn run_steps_counted<S: Storage>(
+    snapper: &mut Snapper<S, SimPlatform>,
+    platform: &SimPlatform,
+    steps: &[Step],
+    run: &mut Run,
+    is_cut: impl Fn(&S) -> bool,
+    ops: impl Fn(&S) -> u64,
+) {
     let mut pending: Option<Content> = None;
+    // The base of the generation being created: what take_unchanged links.
+    let mut base: Option<Content> = None;
     for (index, step) in steps.iter().enumerate() {
         run.valid.push(valid_set(snapper));
         let result = catch_unwind(AssertUnwindSafe(|| step_call(snapper, platform, step)));
@@ -216,13 +278,30 @@ pub fn run_steps<S: Storage>(
         run.ok.push(result.is_ok());
         run.results.push(result);
         match (step, result) {
-            (Step::Init, Ok(())) => pending = Some(Content::new()),
+            (Step::Init, Ok(())) => {
+                pending = Some(Content::new());
+                base = valid_set(snapper)
+                    .last()
+                    .and_then(|g| run.content.get(g))
+                    .cloned();
+            }
             (Step::Take(id, payload), Ok(())) => {
                 if let Some(content) = pending.as_mut() {
                     content.insert(*id, payload.clone());
                 }
             }
+            (Step::TakeUnchanged(id), Ok(())) => {
+                match (pending.as_mut(), base.as_ref().and_then(|b| b.get(id))) {
+                    (Some(content), Some(payload)) => {
+                        content.insert(*id, payload.clone());
+                    }
+                    _ => run.panics.push(format!(
+                        "step {index} {step:?}: the run does not know the base's content of {id} (seed Run::content)"
+                    )),
+                }
+            }
             (Step::Commit, Ok(())) => {
+                add_stats(&mut run.stats, &snapper.last_snapshot_stats());
                 if let (Some(content), Some(newest)) =
                     (pending.take(), valid_set(snapper).last().copied())
                 {
@@ -232,13 +311,29 @@ pub fn run_steps<S: Storage>(
             }
             // A failed commit leaves the generation open: later takes
             // (after an init refused for that reason) go into it.
-            (Step::Commit, Err(_)) if snapper.state() == State::Creation => {}
-            (Step::Commit | Step::Abort, _) => pending = None,
+            (Step::Commit, Err(_)) if snapper.state() == State::Creation => {
+                if let Some(content) = pending.as_ref() {
+                    run.attempted.push(content.clone());
+                }
+            }
+            // A commit whose last sync failed answers an error with the
+            // archive in place: the generation is valid, with what was
+            // taken (not committed: a client cannot count on it).
+            (Step::Commit, Err(_)) => {
+                let newest = valid_set(snapper).last().copied();
+                if let (Some(content), Some(newest)) = (pending.take(), newest) {
+                    if !run.valid[index].contains(&newest) {
+                        run.content.insert(newest, content);
+                    }
+                }
+            }
+            (Step::Abort, _) => pending = None,
             _ => {}
         }
         if run.cut_step.is_none() && is_cut(snapper.storage()) {
             run.cut_step = Some(index);
         }
+        run.ops_after.push(ops(snapper.storage()));
     }
     run.valid.push(valid_set(snapper));
     run.clock = platform.clock.get();
@@ -255,63 +350,98 @@ pub struct Figures {
     pub nested_cuts: u64,
     /// Distinct outcomes checked after a cut during recovery.
     pub nested_outcomes: u64,
+    /// First cut points by what the engine was doing ([`cut_kind`]).
+    pub coverage: BTreeMap<&'static str, u64>,
+    /// The snapshot counters of the swept steps' commits, in the run
+    /// without a cut.
+    pub stats: SnapshotStats,
     /// Invariants broken (each with a message in `violations`).
     pub violations: Vec<String>,
+}
+
+impl Figures {
+    /// First cut points of kind `kind`.
+    pub fn covered(&self, kind: &str) -> u64 {
+        self.coverage.get(kind).copied().unwrap_or(0)
+    }
+}
+
+/// Whether `path` is a pack file (not one of the trie directories above
+/// packs): `<generation>/pack/<D>/<D-1 digits>/<n>` has `D + 1` components
+/// after `pack`, a directory at most `D`.
+pub fn is_pack_file(path: &str) -> bool {
+    let mut parts = path.split('/');
+    if parts.next().is_none() || parts.next() != Some("pack") {
+        return false;
+    }
+    let rest: Vec<&str> = parts.collect();
+    rest.first()
+        .and_then(|d| d.parse::<usize>().ok())
+        .is_some_and(|depth| rest.len() == depth + 1)
+}
+
+/// What a cut point is, from the step that made it and the operation (as
+/// [`crate::Op::describe`] and the trace give it).
+pub fn cut_kind(step: &Step, op: &str) -> &'static str {
+    let path = op
+        .split_once(' ')
+        .map_or("", |(_, rest)| rest.split(' ').next().unwrap_or(""));
+    let retention = matches!(step, Step::Commit | Step::OpenClose | Step::PurgeExpired);
+    let purge = matches!(step, Step::Purge(_) | Step::PurgeNewest);
+    if op == "sync" {
+        "sync"
+    } else if op.starts_with("create_dir") {
+        "create_dir"
+    } else if op.starts_with("rename") {
+        "archive rename (commit point)"
+    } else if op.starts_with("write") && path.ends_with("/archive.tmp") {
+        "archive write"
+    } else if op.starts_with("write") && is_pack_file(path) {
+        match step {
+            Step::Take(..) | Step::TakeUnchanged(..) => "pack write mid-take",
+            Step::Commit => "pack write at commit",
+            _ => "pack write (other)",
+        }
+    } else if op.starts_with("remove") && path.ends_with("/archive") {
+        if retention {
+            "archive remove by retention"
+        } else if purge {
+            "archive remove by purge"
+        } else {
+            "archive remove (other)"
+        }
+    } else if op.starts_with("remove") && is_pack_file(path) {
+        if retention {
+            "pack delete by retention"
+        } else if purge {
+            "pack delete by purge"
+        } else {
+            "pack delete by sweep or abort"
+        }
+    } else if op.starts_with("remove") {
+        "remove (other)"
+    } else {
+        "other"
+    }
 }
 
 /// Sweeps `workload`: every cut point, `random` seeded random outcomes per
 /// metadata order besides the systematic ones.
 pub fn sweep(workload: &Workload, random: u64, seed: u64) -> Figures {
-    let mut figures = Figures::default();
-    let platform = SimPlatform::at(workload.start);
-    let mut setup_run = Run::default();
-    let start = {
-        let Ok(mut snapper) = Snapper::open(
-            CrashStorage::over(MemStorage::new()),
-            platform.clone(),
-            workload.config,
-        ) else {
-            figures
-                .violations
-                .push(format!("{}: setup: open failed", workload.name));
-            return figures;
-        };
-        run_steps(
-            &mut snapper,
-            &platform,
-            &workload.setup,
-            &mut setup_run,
-            |_| false,
-        );
-        if setup_run.ok.contains(&false) || !setup_run.panics.is_empty() {
-            figures.violations.push(format!(
-                "{}: setup failed: {:?} {:?}",
-                workload.name, setup_run.ok, setup_run.panics
-            ));
-            return figures;
-        }
-        snapper.into_storage().inner().clone()
-    };
-    let start_clock = platform.clock.get();
-    sweep_from(
-        &Start {
-            name: workload.name,
-            config: workload.config,
-            disk: start,
-            clock: start_clock,
-            content: setup_run.content,
-        },
-        &workload.steps,
-        random,
-        seed,
-        None,
-    )
+    sweep_workload(workload, random, seed, None)
 }
 
 /// The same sweep, plus a second power cut during the recovery from some
 /// outcomes of each first cut: the recovery (purge_zombies, a snapshot, a
 /// purge) is swept in turn, over about `per_cut` outcomes of each cut.
 pub fn sweep_nested(workload: &Workload, random: u64, seed: u64, per_cut: usize) -> Figures {
+    sweep_workload(workload, random, seed, Some(per_cut))
+}
+
+/// Both sweeps: the setup (run without cuts, and checked: a setup that
+/// fails is a violation, not a silent start from somewhere else), then the
+/// swept steps.
+fn sweep_workload(workload: &Workload, random: u64, seed: u64, nested: Option<usize>) -> Figures {
     let mut figures = Figures::default();
     let platform = SimPlatform::at(workload.start);
     let mut setup_run = Run::default();
@@ -320,7 +450,9 @@ pub fn sweep_nested(workload: &Workload, random: u64, seed: u64, per_cut: usize)
         platform.clone(),
         workload.config,
     ) else {
-        figures.violations.push("setup: open failed".into());
+        figures
+            .violations
+            .push(format!("{}: setup: open failed", workload.name));
         return figures;
     };
     run_steps(
@@ -330,6 +462,13 @@ pub fn sweep_nested(workload: &Workload, random: u64, seed: u64, per_cut: usize)
         &mut setup_run,
         |_| false,
     );
+    if setup_run.ok.contains(&false) || !setup_run.panics.is_empty() {
+        figures.violations.push(format!(
+            "{}: setup failed: {:?} {:?}",
+            workload.name, setup_run.results, setup_run.panics
+        ));
+        return figures;
+    }
     let start = snapper.into_storage().inner().clone();
     sweep_from(
         &Start {
@@ -342,7 +481,7 @@ pub fn sweep_nested(workload: &Workload, random: u64, seed: u64, per_cut: usize)
         &workload.steps,
         random,
         seed,
-        Some(per_cut),
+        nested,
     )
 }
 
@@ -355,13 +494,15 @@ struct Start {
     content: BTreeMap<Generation, Content>,
 }
 
-/// What a recovery after a crash does, swept for a second cut.
+/// What a recovery after a crash does, swept for a second cut: sizes that
+/// make packs of their own with a small pack_size.
 fn recovery_steps() -> Vec<Step> {
     vec![
         Step::PurgeZombies,
         Step::Init,
         Step::Take(1, b"changed after the crash".to_vec()),
-        Step::Take(0xBEEF, b"new after the crash".to_vec()),
+        Step::Take(0xBEEF, vec![0x42; 3000]),
+        Step::Take(0xBEF0, vec![0x43; 3000]),
         Step::Commit,
         Step::Purge(None),
     ]
@@ -389,7 +530,10 @@ fn sweep_from(
     // what each step does when nothing goes wrong.
     let reference = {
         let platform = SimPlatform::at(start_clock);
-        let mut run = Run::default();
+        let mut run = Run {
+            content: from.content.clone(),
+            ..Run::default()
+        };
         let storage = CrashStorage::over(start.clone()).check_deletions();
         let Ok(mut snapper) = Snapper::open(storage, platform.clone(), workload.config) else {
             figures
@@ -397,9 +541,14 @@ fn sweep_from(
                 .push(format!("{}: reference: open failed", workload.name));
             return figures;
         };
-        run_steps(&mut snapper, &platform, &workload.steps, &mut run, |_| {
-            false
-        });
+        run_steps_counted(
+            &mut snapper,
+            &platform,
+            &workload.steps,
+            &mut run,
+            |_| false,
+            |s| s.ops(),
+        );
         // Refusals a workload may provoke on purpose (a purge below the
         // floor, a commit with nothing in it) are fine; a failure of the
         // storage or the data, or a call in the wrong state, is not.
@@ -434,6 +583,22 @@ fn sweep_from(
                 workload.name
             ));
         }
+        // What each cut point is: the trace holds one line per cut point,
+        // run.ops_after says which step made it.
+        let mut step = 0;
+        for (index, op) in snapper.storage().trace().iter().enumerate() {
+            while run
+                .ops_after
+                .get(step)
+                .is_some_and(|after| *after <= index as u64)
+            {
+                step += 1;
+            }
+            if let Some(made_by) = workload.steps.get(step) {
+                *figures.coverage.entry(cut_kind(made_by, op)).or_default() += 1;
+            }
+        }
+        figures.stats = run.stats;
         let total = snapper.storage().ops();
         (run, total)
     };
@@ -453,7 +618,10 @@ fn sweep_from(
     for cut in 1..=total {
         figures.cuts += 1;
         let platform = SimPlatform::at(start_clock);
-        let mut run = Run::default();
+        let mut run = Run {
+            content: from.content.clone(),
+            ..Run::default()
+        };
         let storage = CrashStorage::over(start.clone()).cut_after(cut);
         let Ok(mut snapper) = Snapper::open(storage, platform.clone(), workload.config) else {
             figures
@@ -659,8 +827,28 @@ fn recover(disk: MemStorage, expect: &Expect<'_>, violations: &mut Vec<String>) 
                 if let Err(e) = restore_matches(&mut snapper, name, content) {
                     violations.push(e);
                 }
+                match snapper.verify_generation(*generation) {
+                    Ok(report) if report.damaged.is_empty() && report.lost.is_empty() => {}
+                    Ok(report) => violations.push(format!(
+                        "verify_generation({name}): damaged {:?}, lost {:?}",
+                        report.damaged, report.lost
+                    )),
+                    Err(e) => violations.push(format!("verify_generation({name}): {e}")),
+                }
             }
         }
+    }
+    // What the crash left: used packs intact, counts as on disk, and the
+    // manager's list of unused files the independent one.
+    check_packs(snapper.storage(), "after the crash", violations);
+    check_refcounts(&snapper, snapper.storage(), "after the crash", violations);
+    let garbage = unreferenced_files(snapper.storage());
+    match snapper.unused_files() {
+        Ok(unused) if unused.iter().cloned().collect::<BTreeSet<_>>() == garbage => {}
+        Ok(unused) => violations.push(format!(
+            "unused_files lists {unused:?}, the disk holds {garbage:?} no valid archive uses"
+        )),
+        Err(e) => violations.push(format!("unused_files: {e}")),
     }
     let disk = snapper.into_storage();
     let mut snapper = match Snapper::open(disk, SimPlatform::at(expect.clock), expect.config) {
@@ -686,7 +874,12 @@ fn recover(disk: MemStorage, expect: &Expect<'_>, violations: &mut Vec<String>) 
         violations.push(format!("purge_zombies: {e}"));
     }
     check_clean(snapper.storage(), "after purge_zombies", violations);
-    check_refcounts(&snapper, "after purge_zombies", violations);
+    check_refcounts(
+        &snapper,
+        snapper.storage(),
+        "after purge_zombies",
+        violations,
+    );
 
     // The next snapshot: every object of the latest generation, half of
     // them changed, and one new object.
@@ -754,14 +947,24 @@ fn recover(disk: MemStorage, expect: &Expect<'_>, violations: &mut Vec<String>) 
         }
     }
     check_clean(snapper.storage(), "after the next snapshot", violations);
-    check_refcounts(&snapper, "after the next snapshot", violations);
+    check_refcounts(
+        &snapper,
+        snapper.storage(),
+        "after the next snapshot",
+        violations,
+    );
 
     match snapper.purge(None) {
         Ok(()) | Err(Error::PurgeDenied) => {}
         Err(e) => violations.push(format!("purge after recovery: {e}")),
     }
     check_clean(snapper.storage(), "after the next purge", violations);
-    check_refcounts(&snapper, "after the next purge", violations);
+    check_refcounts(
+        &snapper,
+        snapper.storage(),
+        "after the next purge",
+        violations,
+    );
     if let Err(e) = restore_matches(&mut snapper, &newest.name, &next) {
         if valid_names(&snapper).contains(&newest.name) {
             violations.push(format!("after the next purge: {e}"));
@@ -769,34 +972,73 @@ fn recover(disk: MemStorage, expect: &Expect<'_>, violations: &mut Vec<String>) 
     }
 }
 
-/// DESIGN.md invariant 4: the manager's reference count of every file
-/// equals the number of backlinks to it in the valid archives on disk.
-pub fn check_refcounts<P: snapper_core::Platform>(
-    snapper: &Snapper<MemStorage, P>,
+/// DESIGN.md invariant 4: the manager's reference count of every stored
+/// payload equals the number of valid archives on `disk` that use it, and
+/// its view of every pack (which packs are used, how many of their payloads
+/// and bytes, their payload bytes) is the one the archives give.
+pub fn check_refcounts<S: Storage, P: snapper_core::Platform>(
+    snapper: &Snapper<S, P>,
+    disk: &MemStorage,
     when: &str,
     violations: &mut Vec<String>,
 ) {
-    let mut counts: BTreeMap<snapper_core::FileRef, u32> = BTreeMap::new();
-    for archive in crate::image::valid_archives(snapper.storage()).values() {
-        for entry in &archive.entries {
-            for link in entry.backlinks.iter() {
-                *counts.entry(*link).or_default() += 1;
+    let counts = payload_counts(disk);
+    // Per pack: live payloads and live bytes.
+    let mut expected: BTreeMap<snapper_core::PackRef, (u32, u64)> = BTreeMap::new();
+    for (location, archives) in &counts {
+        let held = snapper.references(*location);
+        if held != *archives {
+            violations.push(format!(
+                "{when}: payload {location} is used by {archives} archives on disk, the manager counts {held}"
+            ));
+        }
+        let slot = expected.entry(location.pack).or_default();
+        slot.0 += 1;
+        slot.1 += u64::from(location.length);
+    }
+    let lengths = used_packs(disk);
+    let usage: BTreeMap<snapper_core::PackRef, snapper_core::PackUsage> = snapper
+        .pack_usage()
+        .into_iter()
+        .map(|u| (u.pack, u))
+        .collect();
+    if usage.keys().ne(expected.keys()) {
+        violations.push(format!(
+            "{when}: the manager holds packs {:?} in use, the archives on disk use {:?}",
+            usage.keys().collect::<Vec<_>>(),
+            expected.keys().collect::<Vec<_>>()
+        ));
+        return;
+    }
+    let (mut disk_bytes, mut live_bytes) = (0, 0);
+    for (pack, (payloads, bytes)) in &expected {
+        let recorded = lengths.get(pack).map(|p| p.payload_bytes);
+        disk_bytes += recorded.unwrap_or(0);
+        live_bytes += bytes;
+        if let Some(held) = usage.get(pack) {
+            if (held.live_payloads, held.live_bytes, held.payload_bytes)
+                != (*payloads, *bytes, recorded)
+            {
+                violations.push(format!(
+                    "{when}: pack {pack}: the manager holds {held:?}, the archives give {payloads} live payloads of {bytes} bytes in {recorded:?} payload bytes"
+                ));
             }
         }
     }
-    for (link, count) in counts {
-        let held = snapper.references(link);
-        if held != count {
-            violations.push(format!(
-                "{when}: file {link} is referenced {count} times on disk, the manager counts {held}"
-            ));
-        }
+    let held = snapper.disk_and_live_bytes();
+    if held != (disk_bytes, live_bytes) {
+        violations.push(format!(
+            "{when}: disk and live bytes: the manager says {held:?}, the archives give {:?}",
+            (disk_bytes, live_bytes)
+        ));
     }
 }
 
-/// No unreferenced file, no `archive.tmp`, no empty directory, no missing
-/// referenced file.
+/// No file that is neither a valid archive nor a used pack, no
+/// `archive.tmp`, no empty directory, nothing used missing, and every used
+/// pack intact.
 pub fn check_clean(disk: &MemStorage, when: &str, violations: &mut Vec<String>) {
+    check_packs(disk, when, violations);
     let garbage = unreferenced_files(disk);
     if !garbage.is_empty() {
         violations.push(format!("{when}: unreferenced files remain: {garbage:?}"));
@@ -814,6 +1056,13 @@ pub fn check_clean(disk: &MemStorage, when: &str, violations: &mut Vec<String>) 
     }
 }
 
+/// Every pack a valid archive uses is there and checks out (see [`crate::image::damaged_packs`]).
+pub fn check_packs(disk: &MemStorage, when: &str, violations: &mut Vec<String>) {
+    for (path, what) in damaged_packs(disk) {
+        violations.push(format!("{when}: used pack {path}: {what}"));
+    }
+}
+
 const RANDOM_T0: u64 = 1_795_545_149;
 
 /// The content of object `id` at `version`, `len` bytes.
@@ -821,7 +1070,22 @@ pub fn random_payload(id: u64, version: u32, len: usize) -> Vec<u8> {
     crate::rng::Rng::new(id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(version)).bytes(len)
 }
 
-/// A random config within the limits the engine accepts.
+/// The version of an object of the random workloads that holds a zero
+/// page: every object at this version has the same content (dedup).
+pub const ZERO_PAGE: u32 = u32::MAX;
+
+/// The content of object `id` at `version` in the random workloads: from
+/// nothing to most of a small pack, or the shared zero page.
+pub fn object_payload(id: u64, version: u32) -> Vec<u8> {
+    if version == ZERO_PAGE {
+        return vec![0; 1024];
+    }
+    let len = [0, 40, 700, 1500, 3000, 4500][(id + u64::from(version)) as usize % 6];
+    random_payload(id, version, len)
+}
+
+/// A random config within the limits the engine accepts; small packs
+/// (4 to 16 KiB) so that a generation spans several.
 pub fn random_config(rng: &mut crate::rng::Rng) -> Config {
     let max_snapshots = [0, 0, 2, 3, 4][rng.index(5)];
     let min_snapshots = rng.below(3) as u32;
@@ -837,12 +1101,15 @@ pub fn random_config(rng: &mut crate::rng::Rng) -> Config {
         },
         expiration: [0, 0, 100][rng.index(3)],
         integrity: rng.chance(1, 2),
+        pack_size: [4096, 4096, 8192, 16384][rng.index(4)],
         ..Config::default()
     }
 }
 
-/// A random snapshot: each known object kept, changed or dropped, some new
-/// ones, sometimes an id taken twice; committed, or aborted.
+/// A random snapshot: each known object kept (taken again, or hinted
+/// unchanged with take_unchanged), changed, turned into the zero page or
+/// dropped, some new ones, sometimes an id taken twice; committed, or
+/// aborted.
 fn random_snapshot(
     rng: &mut crate::rng::Rng,
     objects: &mut BTreeMap<u64, u32>,
@@ -850,26 +1117,37 @@ fn random_snapshot(
 ) -> Vec<Step> {
     let mut steps = vec![Step::Init];
     let ids: Vec<u64> = objects.keys().copied().collect();
+    let mut hinted = BTreeSet::new();
     for id in ids {
-        match rng.below(6) {
+        match rng.below(8) {
             0 => {
                 objects.remove(&id);
             }
             1 | 2 => {
                 objects.insert(id, round);
             }
+            3 => {
+                objects.insert(id, ZERO_PAGE);
+            }
+            4 | 5 => {
+                hinted.insert(id);
+            }
             _ => {}
         }
     }
     for _ in 0..rng.below(3) {
-        objects.insert(rng.below(12), round);
+        let version = if rng.chance(1, 4) { ZERO_PAGE } else { round };
+        objects.insert(rng.below(12), version);
     }
     for (id, version) in objects.iter() {
         if rng.chance(1, 8) {
-            steps.push(Step::Take(*id, b"replaced by the next take".to_vec()));
+            steps.push(Step::Take(*id, random_payload(*id, round ^ 0xD0D0, 1500)));
         }
-        let len = [0, 3, 40, 200][(id + u64::from(*version)) as usize % 4];
-        steps.push(Step::Take(*id, random_payload(*id, *version, len)));
+        steps.push(if hinted.contains(id) {
+            Step::TakeUnchanged(*id)
+        } else {
+            Step::Take(*id, object_payload(*id, *version))
+        });
     }
     steps.push(if rng.chance(1, 8) {
         Step::Abort
@@ -881,16 +1159,16 @@ fn random_snapshot(
 
 /// A seeded random workload: a first snapshot (setup), then four rounds
 /// of a clock step and one of: a random snapshot (each object kept,
-/// changed or dropped, new ones, an id sometimes taken twice; committed or
-/// aborted), a purge of the oldest or newest, purge_expired, purge_zombies
-/// or a restore.
+/// changed, made a zero page or dropped, new ones, an id sometimes taken
+/// twice; committed or aborted), a purge of the oldest or newest,
+/// purge_expired, purge_zombies or a restore.
 pub fn random_workload(seed: u64) -> Workload {
     let mut rng = crate::rng::Rng::new(seed);
     let config = random_config(&mut rng);
-    let mut objects: BTreeMap<u64, u32> = (0..1 + rng.below(5)).map(|id| (id, 0)).collect();
+    let mut objects: BTreeMap<u64, u32> = (0..1 + rng.below(6)).map(|id| (id, 0)).collect();
     let first: Vec<(u64, Vec<u8>)> = objects
-        .keys()
-        .map(|id| (*id, random_payload(*id, 0, 10 + *id as usize)))
+        .iter()
+        .map(|(id, version)| (*id, object_payload(*id, *version)))
         .collect();
     let setup = snapshot(&first);
     let mut steps = Vec::new();
@@ -913,5 +1191,85 @@ pub fn random_workload(seed: u64) -> Workload {
         start: RANDOM_T0,
         setup,
         steps,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_files_are_told_from_the_directories_above_them() {
+        for file in [
+            "g/pack/1/0",
+            "g/pack/1/1",
+            "g/pack/2/1/3",
+            "g/pack/3/c/22/1e240",
+        ] {
+            assert!(is_pack_file(file), "{file}");
+        }
+        for other in [
+            "g/pack",
+            "g/pack/1",
+            "g/pack/2",
+            "g/pack/2/1",
+            "g/archive",
+            "pack/1/0",
+        ] {
+            assert!(!is_pack_file(other), "{other}");
+        }
+        let take = Step::Take(1, Vec::new());
+        assert_eq!(
+            cut_kind(&take, "write g/pack/1/0 (40 bytes)"),
+            "pack write mid-take"
+        );
+        assert_eq!(
+            cut_kind(&Step::Commit, "write g/pack/2/1/2 (40 bytes)"),
+            "pack write at commit"
+        );
+        assert_eq!(
+            cut_kind(&Step::Commit, "write g/archive.tmp (9 bytes)"),
+            "archive write"
+        );
+        assert_eq!(
+            cut_kind(&Step::Commit, "remove g/pack/1/1"),
+            "pack delete by retention"
+        );
+        assert_eq!(
+            cut_kind(&Step::Purge(None), "remove g/pack/1/1"),
+            "pack delete by purge"
+        );
+        assert_eq!(
+            cut_kind(&Step::Purge(None), "remove g/pack/2"),
+            "remove (other)"
+        );
+        assert_eq!(
+            cut_kind(&Step::Init, "remove g/pack/1/1"),
+            "pack delete by sweep or abort"
+        );
+    }
+
+    /// The setup is checked by both sweeps alike: a setup step that fails
+    /// is a violation, never a silent start from another disk.
+    #[test]
+    fn a_failing_setup_is_a_violation_for_both_sweeps() {
+        let workload = Workload {
+            name: "bad setup",
+            config: Config::default(),
+            start: RANDOM_T0,
+            setup: vec![Step::Commit],
+            steps: snapshot(&[(1, b"x".to_vec())]),
+        };
+        for figures in [sweep(&workload, 0, 1), sweep_nested(&workload, 0, 1, 1)] {
+            assert_eq!(figures.cuts, 0);
+            assert!(
+                figures
+                    .violations
+                    .iter()
+                    .any(|v| v.contains("setup failed")),
+                "{:?}",
+                figures.violations
+            );
+        }
     }
 }

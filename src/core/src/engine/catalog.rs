@@ -33,18 +33,18 @@ pub(crate) struct GenRecord {
     pub unreadable: bool,
 }
 
-/// Where a generation's packs are and how long each is: learnt from any
+/// Where a generation's packs are and their payload bytes: learnt from any
 /// valid archive that uses them, so it outlives the generation's own
 /// archive.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Packs {
     pub fanout: u32,
-    pub lengths: Vec<u64>,
+    pub payload_bytes: Vec<u64>,
 }
 
 #[derive(Clone, Debug, Default)]
 struct PackUse {
-    /// (offset, length, count), sorted by offset, counts above 0.
+    /// (offset, length, count), sorted by (offset, length), counts above 0.
     payloads: Vec<(u32, u32, u32)>,
     live_bytes: u64,
 }
@@ -54,12 +54,21 @@ struct PackUse {
 pub struct PackUsage {
     /// The pack.
     pub pack: PackRef,
-    /// Its file length, when known.
-    pub file_len: Option<u64>,
+    /// Its payload bytes (where its index starts), when known.
+    pub payload_bytes: Option<u64>,
     /// Bytes of payloads some valid archive uses.
     pub live_bytes: u64,
     /// Payloads some valid archive uses.
     pub live_payloads: u32,
+}
+
+impl PackUsage {
+    /// Less than half of its payload bytes are used: copy-forward moves the
+    /// used ones out of it (the engine's own rule, for tools to report).
+    pub fn is_sparse(&self) -> bool {
+        self.payload_bytes
+            .is_some_and(|bytes| self.live_bytes.saturating_mul(2) < bytes)
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -71,13 +80,13 @@ pub(crate) struct Catalog {
 
 /// The distinct payloads an archive's entries use, sorted: an archive
 /// counts once per payload however many of its objects share it.
-fn distinct_copies(entries: &[Entry]) -> Vec<(Location, u32)> {
-    let mut copies: Vec<(Location, u32)> = entries
+fn distinct_copies(entries: &[Entry]) -> Vec<Location> {
+    let mut copies: Vec<Location> = entries
         .iter()
-        .flat_map(|e| e.copies.iter().map(|c| (c.location(), c.length)))
+        .flat_map(|e| e.copies.iter().map(|c| c.location()))
         .collect();
     copies.sort_unstable();
-    copies.dedup_by_key(|(location, _)| *location);
+    copies.dedup();
     copies
 }
 
@@ -102,10 +111,10 @@ impl Catalog {
 
     /// Remembers where a generation's packs are; the first word is kept
     /// (packs never change once written).
-    pub fn learn(&mut self, generation: Generation, fanout: u32, lengths: &[u64]) {
+    pub fn learn(&mut self, generation: Generation, fanout: u32, payload_bytes: &[u64]) {
         self.packs.entry(generation).or_insert_with(|| Packs {
             fanout,
-            lengths: lengths.into(),
+            payload_bytes: payload_bytes.into(),
         });
     }
 
@@ -128,7 +137,7 @@ impl Catalog {
             generation,
             name: record.name.as_str().into(),
             fanout: packs.fanout,
-            packs: packs.lengths.clone(),
+            packs: packs.payload_bytes.clone(),
         })
     }
 
@@ -138,7 +147,7 @@ impl Catalog {
             .get(&location.pack)
             .and_then(|u| {
                 u.payloads
-                    .binary_search_by_key(&location.offset, |p| p.0)
+                    .binary_search_by_key(&(location.offset, location.length), |p| (p.0, p.1))
                     .ok()
                     .and_then(|at| u.payloads.get(at))
             })
@@ -172,14 +181,19 @@ impl Catalog {
         let Some(used) = self.uses.get(&pack) else {
             return false;
         };
-        self.pack_len(pack)
-            .is_some_and(|len| used.live_bytes.saturating_mul(2) < len)
+        PackUsage {
+            pack,
+            payload_bytes: self.payload_bytes(pack),
+            live_bytes: used.live_bytes,
+            live_payloads: 0,
+        }
+        .is_sparse()
     }
 
-    pub fn pack_len(&self, pack: PackRef) -> Option<u64> {
+    pub fn payload_bytes(&self, pack: PackRef) -> Option<u64> {
         self.packs
             .get(&pack.generation)
-            .and_then(|p| p.lengths.get(pack.pack.0 as usize))
+            .and_then(|p| p.payload_bytes.get(pack.pack.0 as usize))
             .copied()
     }
 
@@ -189,19 +203,20 @@ impl Catalog {
             .iter()
             .map(|(pack, used)| PackUsage {
                 pack: *pack,
-                file_len: self.pack_len(*pack),
+                payload_bytes: self.payload_bytes(*pack),
                 live_bytes: used.live_bytes,
                 live_payloads: u32::try_from(used.payloads.len()).unwrap_or(u32::MAX),
             })
             .collect()
     }
 
-    /// Bytes of every pack file some valid archive uses, and of the
-    /// payloads they use.
+    /// Payload bytes of every pack some valid archive uses, and of the
+    /// payloads in them that are used: what the garbage bound is stated
+    /// over (a pack's index and trailer add 28 bytes per payload and 32).
     pub fn disk_and_live_bytes(&self) -> (u64, u64) {
         self.uses.iter().fold((0, 0), |(disk, live), (pack, used)| {
             (
-                disk + self.pack_len(*pack).unwrap_or(used.live_bytes),
+                disk + self.payload_bytes(*pack).unwrap_or(used.live_bytes),
                 live + used.live_bytes,
             )
         })
@@ -210,29 +225,30 @@ impl Catalog {
     /// Counts one more archive using the payloads of `entries`.
     pub fn add(&mut self, entries: &[Entry]) {
         let copies = distinct_copies(entries);
-        for group in copies.chunk_by(|a, b| a.0.pack == b.0.pack) {
-            let Some((first, _)) = group.first() else {
+        for group in copies.chunk_by(|a, b| a.pack == b.pack) {
+            let Some(first) = group.first() else {
                 continue;
             };
             let used = self.uses.entry(first.pack).or_default();
             let mut merged = Vec::with_capacity(used.payloads.len() + group.len());
             let mut old = used.payloads.iter().copied().peekable();
-            for (location, length) in group {
+            for location in group {
+                let key = (location.offset, location.length);
                 while let Some(&(offset, len, count)) = old.peek() {
-                    if offset >= location.offset {
+                    if (offset, len) >= key {
                         break;
                     }
                     merged.push((offset, len, count));
                     old.next();
                 }
                 match old.peek() {
-                    Some(&(offset, len, count)) if offset == location.offset => {
+                    Some(&(offset, len, count)) if (offset, len) == key => {
                         merged.push((offset, len, count.saturating_add(1)));
                         old.next();
                     }
                     _ => {
-                        merged.push((location.offset, *length, 1));
-                        used.live_bytes += u64::from(*length);
+                        merged.push((location.offset, location.length, 1));
+                        used.live_bytes += u64::from(location.length);
                     }
                 }
             }
@@ -246,19 +262,17 @@ impl Catalog {
     pub fn remove(&mut self, entries: &[Entry]) -> Vec<PackRef> {
         let mut dead = Vec::new();
         let copies = distinct_copies(entries);
-        for group in copies.chunk_by(|a, b| a.0.pack == b.0.pack) {
-            let Some((first, _)) = group.first() else {
+        for group in copies.chunk_by(|a, b| a.pack == b.pack) {
+            let Some(first) = group.first() else {
                 continue;
             };
             let pack = first.pack;
             let Some(used) = self.uses.get_mut(&pack) else {
                 continue;
             };
-            for (location, _) in group {
-                if let Ok(at) = used
-                    .payloads
-                    .binary_search_by_key(&location.offset, |p| p.0)
-                {
+            for location in group {
+                let key = (location.offset, location.length);
+                if let Ok(at) = used.payloads.binary_search_by_key(&key, |p| (p.0, p.1)) {
                     if let Some(payload) = used.payloads.get_mut(at) {
                         payload.2 = payload.2.saturating_sub(1);
                         if payload.2 == 0 {
@@ -348,10 +362,18 @@ mod tests {
         ];
         catalog.add(&first);
         catalog.add(&second);
-        assert_eq!(catalog.count(stored(1, 1, 0, 0).location()), 2);
-        assert_eq!(catalog.count(stored(1, 0, 0, 0).location()), 2);
+        assert_eq!(catalog.count(stored(1, 1, 0, 50).location()), 2);
+        assert_eq!(catalog.count(stored(1, 0, 0, 100).location()), 2);
+        assert_eq!(catalog.count(stored(1, 0, 100, 100).location()), 1);
+        assert_eq!(catalog.count(stored(1, 0, 50, 100).location()), 0);
+        // An empty payload and the one after it start at the same offset:
+        // two payloads, not one.
+        catalog.add(&[entry(7, &[stored(1, 0, 100, 0)])]);
         assert_eq!(catalog.count(stored(1, 0, 100, 0).location()), 1);
-        assert_eq!(catalog.count(stored(1, 0, 50, 0).location()), 0);
+        assert_eq!(catalog.count(stored(1, 0, 100, 100).location()), 1);
+        assert!(catalog
+            .remove(&[entry(7, &[stored(1, 0, 100, 0)])])
+            .is_empty());
         assert!(catalog.is_sparse(pack(1, 0)), "201 of 1000 bytes used");
         assert!(
             !catalog.is_sparse(pack(1, 1)),
@@ -362,7 +384,7 @@ mod tests {
 
         let dead = catalog.remove(&first);
         assert!(dead.is_empty());
-        assert_eq!(catalog.count(stored(1, 0, 100, 0).location()), 0);
+        assert_eq!(catalog.count(stored(1, 0, 100, 100).location()), 0);
         let mut dead = catalog.remove(&second);
         dead.sort();
         assert_eq!(dead, vec![pack(1, 0), pack(1, 1), pack(2, 0)]);

@@ -16,7 +16,7 @@ use alloc::vec::Vec;
 use crate::archive::{self, Archive, Copies, Entry, Header, Source, Stored};
 use crate::error::Error;
 use crate::layout::{self, GenerationName, ARCHIVE, ARCHIVE_TMP, PACK_DIR};
-use crate::pack::PackBuilder;
+use crate::pack::{FinishedPack, PackBuilder};
 use crate::storage::{Storage, StorageError};
 use crate::types::{Digest, Generation, ObjectId, PackNumber, PackRef};
 
@@ -37,7 +37,7 @@ const COPY_FORWARD_SHARE: u64 = 8;
 /// that no object already taken is lost.
 struct Unwritten {
     number: PackNumber,
-    bytes: Vec<u8>,
+    pack: FinishedPack,
 }
 
 /// The generation being created.
@@ -46,7 +46,7 @@ pub(crate) struct Creation {
     name: GenerationName,
     created: u64,
     fanout: u32,
-    /// Lengths of the packs written so far, by number.
+    /// Payload bytes of the packs written so far, by number.
     packs: Vec<u64>,
     current: Option<PackBuilder>,
     unwritten: Option<Unwritten>,
@@ -167,7 +167,7 @@ pub(crate) fn take<S: Storage, P: Platform>(
         .filter(|old| old.digest == digest && old.size == size)
         .map(|old| old.copies);
     let copies = match unchanged {
-        Some(old) => keep_unchanged(ctx, creation, id, payload, old)?,
+        Some(old) => keep_unchanged(ctx, creation, id, Some(payload), old)?,
         None => match find_equal(ctx, creation, digest, size) {
             Some(copies) => {
                 creation.stats.deduplicated += 1;
@@ -192,11 +192,14 @@ pub(crate) fn take<S: Storage, P: Platform>(
 
 /// An object equal to the base's: link to its copies, unless a budgeted
 /// extra copy is due (redundancy, or its newest copy sits in a sparse pack).
+/// Without the payload (a client's hint), the copy is made from the newest
+/// stored copy, read back and checked; if that fails, the object is linked
+/// and the copy left for a later generation.
 fn keep_unchanged<S: Storage, P: Platform>(
     ctx: &mut Ctx<S, P>,
     creation: &mut Creation,
     id: ObjectId,
-    payload: &[u8],
+    payload: Option<&[u8]>,
     old: Copies,
 ) -> Result<Copies, Error> {
     let newest = *old.newest();
@@ -209,6 +212,24 @@ fn keep_unchanged<S: Storage, P: Platform>(
     if !owes_copy && !sparse {
         return Ok(old);
     }
+    let read_back;
+    let payload = match payload {
+        Some(payload) => payload,
+        None => match read_stored(ctx, &newest) {
+            Some(bytes) => {
+                read_back = bytes;
+                &read_back
+            }
+            None => {
+                log!(
+                    ctx,
+                    Level::Warning,
+                    "object {id}: its stored copy did not read back intact; linked without the extra copy"
+                );
+                return Ok(old);
+            }
+        },
+    };
     let fresh = append(ctx, creation, id, payload)?;
     if sparse {
         creation.forward_budget -= u64::from(newest.length);
@@ -223,6 +244,58 @@ fn keep_unchanged<S: Storage, P: Platform>(
     Ok(Copies::prepend(fresh, &old, |c| {
         !catalog.is_sparse(c.pack_ref())
     }))
+}
+
+/// The stored bytes of a copy the base uses, read and CRC-checked; `None`
+/// if they do not read back intact (or use a codec other than raw).
+fn read_stored<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>, copy: &Stored) -> Option<Vec<u8>> {
+    if copy.codec != crate::pack::Codec::RAW {
+        return None;
+    }
+    let source = ctx
+        .base
+        .as_ref()
+        .and_then(|base| base.source(copy.generation))?;
+    let path = layout::pack_path(&source.name, source.fanout, copy.pack);
+    let mut bytes = alloc::vec![0u8; copy.length as usize];
+    let read = ctx
+        .storage
+        .read_at(&path, u64::from(copy.offset), &mut bytes)
+        .ok()?;
+    (read == bytes.len() && crate::format::crc32(&[&bytes]) == copy.crc).then_some(bytes)
+}
+
+/// Takes an object the client says is unchanged since the base, without
+/// its payload: linked to the base's copies, no digest computed. An id the
+/// base does not hold is refused (NoMatches): nothing is guessed.
+pub(crate) fn take_unchanged<S: Storage, P: Platform>(
+    ctx: &mut Ctx<S, P>,
+    creation: &mut Creation,
+    id: ObjectId,
+) -> Result<(), Error> {
+    let Some(old) = ctx
+        .base
+        .as_ref()
+        .and_then(|base| archive::find_entry(&base.entries, id))
+        .copied()
+    else {
+        log!(
+            ctx,
+            Level::Warning,
+            "object {id}: hinted unchanged, but the base generation does not hold it; not stored"
+        );
+        return Err(Error::NoMatches);
+    };
+    let copies = keep_unchanged(ctx, creation, id, None, old.copies)?;
+    creation.entries.push(Entry {
+        id,
+        size: old.size,
+        digest: old.digest,
+        copies,
+    });
+    creation.stats.objects += 1;
+    creation.stats.hinted += 1;
+    Ok(())
 }
 
 /// Content stored under another id: in this generation, or in the base.
@@ -278,8 +351,13 @@ fn append<S: Storage, P: Platform>(
             .next_pack
             .checked_add(1)
             .ok_or(Error::StorageFailed)?;
-        let capacity = pack_size.max(payload.len() as u64) as usize;
-        creation.current = Some(PackBuilder::new(generation, number, capacity));
+        // The previous pack's buffer, once written, is reused: no fresh
+        // allocation (on Genode: no new dataspace to fault in) per pack.
+        let buffer = ctx
+            .spare_pack
+            .take()
+            .unwrap_or_else(|| Vec::with_capacity(pack_size.max(payload.len() as u64) as usize));
+        creation.current = Some(PackBuilder::new(generation, number, buffer));
     }
     let Some(pack) = creation.current.as_mut() else {
         return Err(Error::StorageFailed);
@@ -309,8 +387,7 @@ fn flush<S: Storage, P: Platform>(
         return Ok(());
     };
     let number = pack.number();
-    let bytes = pack.finish();
-    write_pack(ctx, creation, number, bytes)
+    write_pack(ctx, creation, number, pack.finish())
 }
 
 fn retry_unwritten<S: Storage, P: Platform>(
@@ -333,14 +410,14 @@ fn retry_unwritten<S: Storage, P: Platform>(
             return Err(Error::StorageFailed);
         }
     }
-    write_pack(ctx, creation, unwritten.number, unwritten.bytes)
+    write_pack(ctx, creation, unwritten.number, unwritten.pack)
 }
 
 fn write_pack<S: Storage, P: Platform>(
     ctx: &mut Ctx<S, P>,
     creation: &mut Creation,
     number: PackNumber,
-    bytes: Vec<u8>,
+    pack: FinishedPack,
 ) -> Result<(), Error> {
     let dirs = layout::pack_dirs(creation.name.as_str(), creation.fanout, number);
     for (depth, dir) in dirs.iter().enumerate().skip(1) {
@@ -352,32 +429,40 @@ fn write_pack<S: Storage, P: Platform>(
             Err(e) => {
                 creation.failed_writes = true;
                 log!(ctx, Level::Error, "cannot create directory '{dir}': {e}");
-                creation.unwritten = Some(Unwritten { number, bytes });
+                creation.unwritten = Some(Unwritten { number, pack });
                 return Err(Error::StorageFailed);
             }
         }
     }
     creation.open_dirs = dirs;
     let path = layout::pack_path(creation.name.as_str(), creation.fanout, number);
-    if let Err(e) = ctx.storage.write_new_file(&path, &[&bytes]) {
+    if let Err(e) = ctx
+        .storage
+        .write_new_file(&path, &[&pack.payloads, &pack.tail])
+    {
         creation.failed_writes = true;
         log!(
             ctx,
             Level::Error,
             "cannot write pack '{path}': {e}; its objects are kept and the write retried"
         );
-        creation.unwritten = Some(Unwritten { number, bytes });
+        creation.unwritten = Some(Unwritten { number, pack });
         return Err(Error::StorageFailed);
+    }
+    let payload_bytes = pack.payloads.len() as u64;
+    let file_len = pack.len();
+    if ctx.spare_pack.is_none() {
+        ctx.spare_pack = Some(pack.payloads);
     }
     let index = number.0 as usize;
     if creation.packs.len() <= index {
         creation.packs.resize(index + 1, 0);
     }
     if let Some(slot) = creation.packs.get_mut(index) {
-        *slot = bytes.len() as u64;
+        *slot = payload_bytes;
     }
     creation.stats.packs_written += 1;
-    creation.stats.pack_bytes += bytes.len() as u64;
+    creation.stats.pack_bytes += file_len;
     Ok(())
 }
 

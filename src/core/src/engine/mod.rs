@@ -13,6 +13,7 @@
 
 mod catalog;
 mod create;
+pub mod inspect;
 mod purge;
 mod read;
 mod restore;
@@ -28,7 +29,7 @@ use crate::format::DecodeError;
 use crate::storage::Storage;
 use crate::types::Generation;
 
-pub use crate::snapper::{Level, Platform};
+pub use crate::platform::{Level, Platform};
 pub use catalog::PackUsage;
 
 use catalog::Catalog;
@@ -81,7 +82,7 @@ pub struct GenerationInfo {
     pub status: GenerationStatus,
     /// Objects in its archive (valid generations only).
     pub objects: u32,
-    /// Lengths of the pack files it wrote (when known).
+    /// Payload bytes of the packs it wrote (when known).
     pub packs: Option<Vec<u64>>,
 }
 
@@ -98,6 +99,8 @@ pub struct SnapshotStats {
     pub copied_forward: u64,
     /// Objects linked to equal content stored under another id.
     pub deduplicated: u64,
+    /// Objects the client said were unchanged (no payload, no digest).
+    pub hinted: u64,
     /// Pack files written.
     pub packs_written: u64,
     /// Bytes of the pack files.
@@ -140,13 +143,15 @@ pub(crate) struct Ctx<S: Storage, P: Platform> {
     pub last_created: u64,
     pub last_stats: SnapshotStats,
     pub scratch: Vec<u8>,
+    /// The payload buffer of the last pack written, kept for the next one.
+    pub spare_pack: Option<Vec<u8>>,
 }
 
 /// Formats a log line through the platform, skipping debug lines unless verbose.
 macro_rules! log {
     ($ctx:expr, $level:expr, $($arg:tt)*) => {{
         let level = $level;
-        if level != $crate::snapper::Level::Debug || $ctx.config.verbose {
+        if level != $crate::platform::Level::Debug || $ctx.config.verbose {
             $ctx.platform.log(level, format_args!($($arg)*))
         }
     }};
@@ -182,6 +187,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             last_created: 0,
             last_stats: SnapshotStats::default(),
             scratch: Vec::new(),
+            spare_pack: None,
         };
         read::scan(&mut ctx)?;
         Ok(Snapper {
@@ -237,7 +243,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
                     .ctx
                     .catalog
                     .packs_of(*generation)
-                    .map(|p| p.lengths.clone()),
+                    .map(|p| p.payload_bytes.clone()),
             })
             .collect()
     }
@@ -247,8 +253,8 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         self.ctx.catalog.usage()
     }
 
-    /// Bytes of the pack files valid archives use, and of the payloads in
-    /// them that are used: the garbage bound is stated over these.
+    /// Payload bytes of the packs valid archives use, and of the payloads
+    /// in them that are used: the garbage bound is stated over these.
     pub fn disk_and_live_bytes(&self) -> (u64, u64) {
         self.ctx.catalog.disk_and_live_bytes()
     }
@@ -273,7 +279,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
                 name,
                 created,
                 fanout: own.map_or(0, |p| p.fanout),
-                packs: own.map(|p| p.lengths.clone()).unwrap_or_default(),
+                packs: own.map(|p| p.payload_bytes.clone()).unwrap_or_default(),
                 sources: loaded.sources,
                 entries: loaded.entries,
             }
@@ -336,6 +342,19 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         match &mut self.phase {
             Phase::Creation(creation) => create::take(&mut self.ctx, creation, id, payload),
             _ => Err(self.wrong_state("take_snapshot")),
+        }
+    }
+
+    /// Takes object `id` as unchanged since the base generation, without
+    /// its payload (the client knows it did not write it): the new
+    /// generation links to the base's copies, no digest is computed. The
+    /// server cannot check the claim (it never sees the bytes): a client
+    /// that hints a changed object loses that change. An id the base does
+    /// not hold answers NoMatches and nothing is stored.
+    pub fn take_unchanged(&mut self, id: crate::types::ObjectId) -> Result<(), Error> {
+        match &mut self.phase {
+            Phase::Creation(creation) => create::take_unchanged(&mut self.ctx, creation, id),
+            _ => Err(self.wrong_state("take_unchanged")),
         }
     }
 

@@ -155,7 +155,7 @@ pub(crate) fn purge_generation<S: Storage, P: Platform>(
         let own = ctx
             .catalog
             .packs_of(target)
-            .map_or(0, |p| p.lengths.len() as u32);
+            .map_or(0, |p| p.payload_bytes.len() as u32);
         for n in 0..own {
             let pack = PackRef {
                 generation: target,

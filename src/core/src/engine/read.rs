@@ -6,9 +6,9 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::archive::{self, Archive, ARCHIVE_VERSION};
+use crate::archive::{self, Archive};
 use crate::error::Error;
-use crate::format::DecodeError;
+use crate::format::{self, DecodeError, FORMAT_1};
 use crate::layout::{self, GenerationName, ARCHIVE, SNAPSHOT_DIR};
 use crate::storage::{EntryKind, Storage, StorageError};
 use crate::types::Generation;
@@ -140,16 +140,27 @@ fn set_status<S: Storage, P: Platform>(
 }
 
 /// Whether a generation directory was left by format 1 (one file per
-/// object): its archive's header says version 1, or it has no archive and a
-/// `snapshot` directory. Reads 8 bytes, or lists one directory.
+/// object): its archive is an intact archive of version 1, or it has no
+/// archive and a `snapshot` directory. Reads 8 bytes (the whole archive
+/// only when it says version 1), or lists one directory. A damaged
+/// archive that merely reads as version 1 (a flipped bit) fails its CRC
+/// and invalidates its own generation only.
 fn is_format_1<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>, name: &GenerationName) -> bool {
     let mut head = [0u8; 8];
     let path = layout::in_generation(name.as_str(), ARCHIVE);
     match ctx.storage.read_at(&path, 0, &mut head) {
-        Ok(n) => head
-            .get(..n)
-            .and_then(archive::version_of)
-            .is_some_and(|v| v < ARCHIVE_VERSION),
+        Ok(n) => {
+            let says_1 = head
+                .get(..n)
+                .and_then(archive::version_of)
+                .is_some_and(|v| v == FORMAT_1);
+            says_1
+                && ctx
+                    .storage
+                    .read_file(&path, MAX_ARCHIVE_BYTES, &mut ctx.scratch)
+                    .is_ok()
+                && format::archive_checksum_ok(&ctx.scratch)
+        }
         Err(StorageError::NotFound) => ctx.storage.list_dir(name.as_str()).is_ok_and(|entries| {
             entries
                 .iter()

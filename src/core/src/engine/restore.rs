@@ -199,7 +199,9 @@ pub(crate) fn restore<S: Storage, P: Platform>(
                 return Ok(size);
             }
             Err(CopyFailure::Io(e)) => {
-                if e != StorageError::NotFound {
+                // A pack that is missing, or a directory in its place, is
+                // damage that stays; only other errors may pass on a retry.
+                if !matches!(e, StorageError::NotFound | StorageError::WrongKind) {
                     io_failures += 1;
                 }
                 log!(

@@ -143,7 +143,7 @@ fn sweep_dir<S: Storage, P: Platform>(
     Ok(kept == 0)
 }
 
-fn is_live_file<S: Storage, P: Platform>(
+pub(crate) fn is_live_file<S: Storage, P: Platform>(
     ctx: &Ctx<S, P>,
     record: &GenRecord,
     generation: Generation,

@@ -54,15 +54,37 @@ pub fn versions(round: u32) -> Vec<u32> {
     versions
 }
 
-/// Writes GENERATIONS generations into `root` through the engine.
-/// threshold=4 makes a trie several levels deep; redundancy=2 makes the
-/// third generation write fresh copies of objects unchanged since the first.
-pub fn build_root(root: &Path) {
-    let config = Config {
+/// Payload bytes per pack in the test roots: four objects.
+pub const PACK_SIZE: u64 = 4 * SIZE as u64;
+
+fn config() -> Config {
+    Config {
         threshold: 4,
         redundancy: 2,
+        pack_size: PACK_SIZE,
         ..Config::default()
-    };
+    }
+}
+
+/// Takes one more generation into `root`: object `id` at `versions[id]`.
+pub fn take_generation(root: &Path, versions: &[u32]) {
+    let storage = DirStorage::open(root).expect("root");
+    let mut snapper = Snapper::open(storage, TestPlatform(1_795_600_000), config()).expect("open");
+    snapper.init_snapshot().expect("init");
+    for (id, version) in versions.iter().enumerate() {
+        snapper
+            .take_snapshot(ObjectId(id as u64), &payload(id as u64, *version))
+            .expect("take");
+    }
+    snapper.commit_snapshot().expect("commit");
+}
+
+/// Writes GENERATIONS generations into `root` through the engine.
+/// pack_size of four objects gives a generation 16 packs, and threshold=4
+/// a pack trie two levels deep; redundancy=2 makes the third generation
+/// write fresh copies of the objects unchanged since the first.
+pub fn build_root(root: &Path) {
+    let config = config();
     let storage = DirStorage::open(root).expect("root");
     let mut snapper =
         Snapper::open(storage, TestPlatform(1_795_545_149), config).expect("open root");
@@ -161,21 +183,69 @@ pub fn scrub(mut value: Value) -> Value {
     value
 }
 
-/// The path (relative to the root) of the copies of object `id` in
-/// generation `generation`, newest first, from `show --json`.
-pub fn copies(root: &Path, generation: &str, id: u64) -> Vec<String> {
+/// One stored copy, as `show --json` gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Copy {
+    pub generation: u64,
+    pub path: String,
+    pub offset: u64,
+    pub length: u64,
+}
+
+/// The copies of object `id` in generation `generation`, newest first,
+/// from `show --json`.
+pub fn copies(root: &Path, generation: &str, id: u64) -> Vec<Copy> {
+    objects(root, generation)
+        .into_iter()
+        .find(|(object, _)| *object == id)
+        .expect("object listed")
+        .1
+}
+
+/// Every object of a generation with its copies, from `show --json`.
+pub fn objects(root: &Path, generation: &str) -> Vec<(u64, Vec<Copy>)> {
     let shown = json(root, &["show", generation], 0);
     shown["objects"]
         .as_array()
         .expect("objects")
         .iter()
-        .find(|o| o["id"].as_u64() == Some(id))
-        .expect("object listed")["copies"]
-        .as_array()
-        .expect("copies")
-        .iter()
-        .map(|c| c["path"].as_str().expect("path").to_string())
+        .map(|o| {
+            let copies = o["copies"]
+                .as_array()
+                .expect("copies")
+                .iter()
+                .map(|c| Copy {
+                    generation: c["generation"].as_u64().expect("generation"),
+                    path: c["path"].as_str().expect("path").to_string(),
+                    offset: c["offset"].as_u64().expect("offset"),
+                    length: c["length"].as_u64().expect("length"),
+                })
+                .collect();
+            (o["id"].as_u64().expect("id"), copies)
+        })
         .collect()
+}
+
+/// Every file below `dir`, relative to it, with its length.
+pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(at) = pending.pop() {
+        for entry in std::fs::read_dir(&at).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path
+                    .strip_prefix(dir)
+                    .expect("below")
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(relative, std::fs::read(&path).expect("read"));
+            }
+        }
+    }
+    out
 }
 
 /// The names of the generations, oldest first.

@@ -1,4 +1,0 @@
-//! Fuzz target: see snapper_testkit::fuzz::snapshot_header for the properties.
-#![no_main]
-
-libfuzzer_sys::fuzz_target!(|data: &[u8]| snapper_testkit::fuzz::snapshot_header(data));
