@@ -106,6 +106,12 @@ pub(crate) fn init<S: Storage, P: Platform>(
         return Err(Error::InitFailed);
     }
     ctx.last_created = created;
+    // A read error may have kept the base from being reloaded after a
+    // purge of the newest generation: try again, or every object of this
+    // generation would be written anew and hints refused.
+    if ctx.base.is_none() && ctx.catalog.valid().next().is_some() {
+        super::purge::reload_base(ctx);
+    }
     let outcome = match &ctx.base {
         Some(base) => InitOutcome::Based(base.generation),
         None => InitOutcome::NoPriorGen,
