@@ -65,6 +65,9 @@ pub(crate) struct Creation {
     stats: SnapshotStats,
     /// A write failed and may have left a file: sweep after commit.
     failed_writes: bool,
+    /// Where the last id was found in the base (ids come in ascending
+    /// order, so the next one is most often the next entry).
+    base_cursor: usize,
     /// The sources of the archive once it is in place.
     sources_committed: Option<Vec<Source>>,
 }
@@ -142,6 +145,7 @@ pub(crate) fn init<S: Storage, P: Platform>(
         forward_budget: base_bytes / COPY_FORWARD_SHARE + ctx.config.pack_size,
         stats: SnapshotStats::default(),
         failed_writes: false,
+        base_cursor: 0,
         sources_committed: None,
     };
     Ok((creation, outcome))
@@ -169,7 +173,11 @@ pub(crate) fn take<S: Storage, P: Platform>(
     let unchanged = ctx
         .base
         .as_ref()
-        .and_then(|base| archive::find_entry(&base.entries, id))
+        .and_then(|base| {
+            let at = archive::find_entry_near(&base.entries, id, creation.base_cursor)?;
+            creation.base_cursor = at;
+            base.entries.get(at)
+        })
         .filter(|old| old.digest == digest && old.size == size)
         .map(|old| old.copies);
     let copies = match unchanged {
@@ -628,16 +636,22 @@ pub(crate) fn drop_creation<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>, creati
 }
 
 /// Sorts entries by id; of two entries for one id the later wins (its
-/// predecessor's payload stays in the pack, unused).
+/// predecessor's payload stays in the pack, unused). In place: no second
+/// vector of entries at the commit's peak, and no sort when the client took
+/// its ids in ascending order.
 fn sort_and_dedupe(entries: &mut Vec<Entry>) {
-    // Stable: equal ids keep the order they were taken in.
-    entries.sort_by_key(|e| e.id);
-    let mut kept: Vec<Entry> = Vec::with_capacity(entries.len());
-    for entry in entries.drain(..) {
-        match kept.last_mut() {
-            Some(last) if last.id == entry.id => *last = entry,
-            _ => kept.push(entry),
-        }
+    if !entries.is_sorted_by_key(|e| e.id) {
+        // Stable: equal ids keep the order they were taken in.
+        entries.sort_by_key(|e| e.id);
     }
-    *entries = kept;
+    // `later` is removed when it repeats `kept`'s id; swapping first keeps
+    // the later entry's content in the earlier slot.
+    entries.dedup_by(|later, kept| {
+        if later.id == kept.id {
+            core::mem::swap(later, kept);
+            true
+        } else {
+            false
+        }
+    });
 }

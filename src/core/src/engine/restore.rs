@@ -9,7 +9,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::archive::{self, Stored};
+use crate::archive::Stored;
 use crate::error::Error;
 use crate::format::crc32;
 use crate::layout::{self, GenerationName};
@@ -26,11 +26,14 @@ pub(crate) const READ_AHEAD: usize = 1 << 20;
 /// Bytes read from a pack not read from just before.
 const FIRST_READ: usize = 64 << 10;
 
-/// A window of one pack's bytes.
+/// A window of one pack's bytes: `bytes[..valid]` are the pack's from
+/// `start` on. The buffer keeps its length between reads, so a miss does
+/// not zero a megabyte first.
 #[derive(Default)]
 struct Window {
     pack: Option<PackRef>,
     start: u64,
+    valid: usize,
     bytes: Vec<u8>,
 }
 
@@ -40,6 +43,9 @@ pub(crate) struct Restoration {
     /// `None`: the open generation is the base, shared rather than copied.
     loaded: Option<Loaded>,
     window: Window,
+    /// Where the last restored id was found: clients restore in ascending
+    /// order, so the next id is most often the next entry.
+    cursor: usize,
 }
 
 /// Opens a generation: `None` or `""` for the latest.
@@ -93,6 +99,7 @@ pub(crate) fn open<S: Storage, P: Platform>(
         generation: target,
         loaded,
         window: Window::default(),
+        cursor: 0,
     })
 }
 
@@ -164,7 +171,8 @@ pub(crate) fn restore<S: Storage, P: Platform>(
             None => return Err(Error::InvalidState),
         },
     };
-    let Some(entry) = archive::find_entry(&archive.entries, id).copied() else {
+    let found = crate::archive::find_entry_near(&archive.entries, id, restoration.cursor);
+    let Some((at, entry)) = found.and_then(|at| Some((at, *archive.entries.get(at)?))) else {
         log!(
             ctx,
             Level::Debug,
@@ -172,6 +180,7 @@ pub(crate) fn restore<S: Storage, P: Platform>(
         );
         return Err(Error::NoMatches);
     };
+    restoration.cursor = at;
     let size = entry.size as usize;
     if buf.len() < size {
         log!(
@@ -182,23 +191,32 @@ pub(crate) fn restore<S: Storage, P: Platform>(
         );
         return Err(Error::BufferTooSmall);
     }
-    // Paths of the copies, resolved before the window borrows the storage.
-    let mut paths: [Option<String>; archive::MAX_COPIES] = Default::default();
-    for (slot, copy) in paths.iter_mut().zip(entry.copies.iter()) {
-        *slot = archive
-            .source(copy.generation)
-            .map(|s| layout::pack_path(&s.name, s.fanout, copy.pack));
-    }
+    // A pack path is only made when the window misses.
+    let sources = &archive.sources;
+    let path_of = |copy: &Stored| {
+        crate::archive::find_source(sources, copy.generation)
+            .map(|s| layout::pack_path(&s.name, s.fanout, copy.pack))
+    };
     let (mut io_failures, mut version_failures) = (0, 0);
-    for (copy, path) in entry.copies.iter().zip(paths.iter()) {
-        let Some(path) = path else { continue };
-        match read_copy(&mut ctx.storage, &mut restoration.window, path, copy) {
+    for copy in entry.copies.iter() {
+        let mut path = String::new();
+        let failure = match read_copy(&mut ctx.storage, &mut restoration.window, copy, || {
+            path = path_of(copy).unwrap_or_default();
+            (!path.is_empty()).then_some(path.as_str())
+        }) {
             Ok(stored) => {
                 buf[..size].copy_from_slice(stored);
                 buf[size..].fill(0);
                 return Ok(size);
             }
-            Err(CopyFailure::Io(e)) => {
+            Err(failure) => failure,
+        };
+        // A copy found damaged in the window was read without its path.
+        if path.is_empty() {
+            path = path_of(copy).unwrap_or_default();
+        }
+        match failure {
+            CopyFailure::Io(e) => {
                 // A pack that is missing, or a directory in its place, is
                 // damage that stays; only other errors may pass on a retry.
                 if !matches!(e, StorageError::NotFound | StorageError::WrongKind) {
@@ -210,14 +228,14 @@ pub(crate) fn restore<S: Storage, P: Platform>(
                     "restore: object {id}: copy in '{path}' unreadable ({e})"
                 );
             }
-            Err(CopyFailure::Damaged(why)) => {
+            CopyFailure::Damaged(why) => {
                 log!(
                     ctx,
                     Level::Warning,
                     "restore: object {id}: copy in '{path}' is damaged ({why})"
                 );
             }
-            Err(CopyFailure::UnknownCodec(codec)) => {
+            CopyFailure::UnknownCodec(codec) => {
                 version_failures += 1;
                 log!(
                     ctx,
@@ -245,11 +263,11 @@ pub(crate) fn restore<S: Storage, P: Platform>(
 }
 
 /// The stored bytes of one copy, checked, through the read-ahead window.
-fn read_copy<'w, S: Storage>(
+fn read_copy<'w, 'p, S: Storage>(
     storage: &mut S,
     window: &'w mut Window,
-    path: &str,
     copy: &Stored,
+    path: impl FnOnce() -> Option<&'p str>,
 ) -> Result<&'w [u8], CopyFailure> {
     if copy.codec != Codec::RAW {
         return Err(CopyFailure::UnknownCodec(copy.codec));
@@ -259,8 +277,11 @@ fn read_copy<'w, S: Storage>(
     let pack = copy.pack_ref();
     let hit = window.pack == Some(pack)
         && window.start <= start
-        && end <= window.start + window.bytes.len() as u64;
+        && end <= window.start + window.valid as u64;
     if !hit {
+        let Some(path) = path() else {
+            return Err(CopyFailure::Io(StorageError::NotFound));
+        };
         // Read ahead once the pack is being read through; a first or a
         // random restore reads little more than it needs.
         let ahead = if window.pack == Some(pack) {
@@ -270,18 +291,25 @@ fn read_copy<'w, S: Storage>(
         };
         window.pack = None;
         let want = ahead.max(copy.length as usize);
-        window.bytes.resize(want, 0);
+        if window.bytes.len() < want {
+            window.bytes.resize(want, 0);
+        }
+        let target = window
+            .bytes
+            .get_mut(..want)
+            .ok_or(CopyFailure::Damaged("window"))?;
         let read = storage
-            .read_at(path, start, &mut window.bytes)
+            .read_at(path, start, target)
             .map_err(CopyFailure::Io)?;
-        window.bytes.truncate(read);
+        window.valid = read.min(want);
         window.pack = Some(pack);
         window.start = start;
     }
     let from = (start - window.start) as usize;
     let stored = window
         .bytes
-        .get(from..from + copy.length as usize)
+        .get(..window.valid)
+        .and_then(|valid| valid.get(from..from + copy.length as usize))
         .ok_or(CopyFailure::Damaged("the pack is shorter than recorded"))?;
     if crc32(&[stored]) != copy.crc {
         return Err(CopyFailure::Damaged("CRC mismatch"));
