@@ -127,8 +127,11 @@ fn first_snapshot() {
         ]
         .concat(),
     );
-    assert_eq!(figures.stats.packs_written, 3);
-    assert_eq!(figures.stats.deduplicated, 1);
+    if env_count("SNAPPER_CRASH_SCALE", 1) <= 1 {
+        assert_eq!(figures.stats.packs_written, 3);
+        assert_eq!(figures.stats.deduplicated, 1);
+    }
+    assert!(figures.stats.packs_written >= 3 && figures.stats.deduplicated >= 1);
 }
 
 #[test]
