@@ -186,10 +186,7 @@ pub struct GenView {
 }
 
 /// Every generation directory of the root, oldest first, with the status
-/// the engine gives it. A damaged archive is asked for once more through
-/// `Snapper::archive`, whose error tells damage (IntegrityFailed,
-/// InvalidVersion) from an I/O error (StorageFailed): the engine's status
-/// reports both as damaged.
+/// the engine gives it (damage and I/O errors apart).
 pub fn generations<S: Storage>(snapper: &mut Engine<S>) -> Vec<GenView> {
     let used: BTreeSet<Generation> = snapper
         .pack_usage()
@@ -201,10 +198,8 @@ pub fn generations<S: Storage>(snapper: &mut Engine<S>) -> Vec<GenView> {
     for info in infos {
         let status = match info.status {
             GenerationStatus::Valid => Status::Valid,
-            GenerationStatus::Damaged(decode) => match snapper.archive(info.generation) {
-                Err(CoreError::StorageFailed) => Status::Unreadable,
-                _ => Status::Damaged(decode.to_string()),
-            },
+            GenerationStatus::Damaged(decode) => Status::Damaged(decode.to_string()),
+            GenerationStatus::Unreadable(_) => Status::Unreadable,
             GenerationStatus::NoArchive if used.contains(&info.generation) => Status::Purged,
             GenerationStatus::NoArchive => Status::Incomplete,
         };

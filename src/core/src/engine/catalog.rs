@@ -28,9 +28,6 @@ pub(crate) struct GenRecord {
     pub objects: u32,
     /// The directory may hold files no valid archive references.
     pub needs_sweep: bool,
-    /// The archive could not be read (I/O error, not damage): the packs it
-    /// uses are unknown, so nothing may be deleted until it is read.
-    pub unreadable: bool,
 }
 
 /// Where a generation's packs are and their payload bytes: learnt from any

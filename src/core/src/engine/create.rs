@@ -586,7 +586,6 @@ pub(crate) fn adopt_committed<S: Storage, P: Platform>(
             status: GenerationStatus::Valid,
             objects: u32::try_from(creation.entries.len()).unwrap_or(u32::MAX),
             needs_sweep: creation.failed_writes || dead_own,
-            unreadable: false,
         },
     );
     let stats = creation.stats;

@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 use crate::archive::Stored;
 use crate::error::Error;
 use crate::format::{crc32, DecodeError};
-use crate::layout::{self, ARCHIVE};
+use crate::layout;
 use crate::pack::{self, Codec, PackRecord, PackTrailer};
 use crate::storage::{EntryKind, Storage, StorageError};
 use crate::types::{Generation, ObjectId, PackRef};
@@ -238,13 +238,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
                     match entry.kind {
                         EntryKind::Dir => dirs.push(path),
                         EntryKind::File => {
-                            let archive =
-                                path == layout::in_generation(record.name.as_str(), ARCHIVE);
-                            let damaged_archive =
-                                archive && matches!(record.status, GenerationStatus::Damaged(_));
-                            if !damaged_archive
-                                && !is_live_file(&self.ctx, &record, generation, &path)
-                            {
+                            if !is_live_file(&self.ctx, &record, generation, &path) {
                                 out.push(path);
                             }
                         }

@@ -62,8 +62,11 @@ pub enum InitOutcome {
 pub enum GenerationStatus {
     /// A committed generation.
     Valid,
-    /// The archive exists but failed its checks.
+    /// The archive exists but failed its checks: damage that stays.
     Damaged(DecodeError),
+    /// The archive could not be read (an I/O error, which may pass): the
+    /// generation is not used, and nothing is deleted, until it reads.
+    Unreadable(crate::storage::StorageError),
     /// No archive: an uncommitted generation, or a purged one whose packs
     /// later generations still use.
     NoArchive,

@@ -56,7 +56,7 @@ pub(crate) fn purge_named<S: Storage, P: Platform>(
                 return Err(Error::PurgeDenied);
             }
         }
-        Some(GenerationStatus::Damaged(_)) => {}
+        Some(GenerationStatus::Damaged(_) | GenerationStatus::Unreadable(_)) => {}
         _ => {
             let name = String::from(ctx.catalog.name_of(target));
             log!(

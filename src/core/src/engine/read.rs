@@ -85,7 +85,6 @@ fn remember(
             status: GenerationStatus::NoArchive,
             objects: 0,
             needs_sweep: true,
-            unreadable: false,
         },
     );
 }
@@ -122,7 +121,6 @@ pub(crate) fn adopt<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>, archive: Archi
         record.status = GenerationStatus::Valid;
         record.objects = u32::try_from(archive.entries.len()).unwrap_or(u32::MAX);
         record.needs_sweep = false;
-        record.unreadable = false;
     }
     if ctx.base.as_ref().is_none_or(|b| b.generation < generation) {
         ctx.base = Some(Loaded::from_archive(archive));
@@ -230,16 +228,9 @@ pub(crate) fn scan<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>) -> Result<(), E
                 log!(
                     ctx,
                     Level::Error,
-                    "generation '{name}': archive unreadable ({e}); treating it as damaged until it reads"
+                    "generation '{name}': archive unreadable ({e}); not used, and nothing deleted, until it reads"
                 );
-                set_status(
-                    ctx,
-                    generation,
-                    GenerationStatus::Damaged(DecodeError::Truncated),
-                );
-                if let Some(record) = ctx.catalog.record_mut(generation) {
-                    record.unreadable = true;
-                }
+                set_status(ctx, generation, GenerationStatus::Unreadable(e));
             }
             Err(ReadError::Damaged(e)) => {
                 log!(
@@ -283,18 +274,12 @@ pub(crate) fn reread_unreadable<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>) ->
         .catalog
         .gens
         .iter()
-        .filter(|(_, r)| r.unreadable)
+        .filter(|(_, r)| matches!(r.status, GenerationStatus::Unreadable(_)))
         .map(|(g, r)| (*g, r.name.clone()))
         .collect();
     let mut all_read = true;
     for (generation, name) in pending {
-        let outcome = read_archive(ctx, &name);
-        if !matches!(outcome, Err(ReadError::Io(_))) {
-            if let Some(record) = ctx.catalog.record_mut(generation) {
-                record.unreadable = false;
-            }
-        }
-        match outcome {
+        match read_archive(ctx, &name) {
             Ok(archive) => {
                 log!(
                     ctx,
@@ -318,6 +303,7 @@ pub(crate) fn reread_unreadable<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>) ->
                     Level::Error,
                     "generation '{name}': archive still unreadable ({e})"
                 );
+                set_status(ctx, generation, GenerationStatus::Unreadable(e));
                 all_read = false;
             }
         }

@@ -77,6 +77,14 @@ pub(crate) fn open<S: Storage, P: Platform>(
                     );
                     return Err(damage_error(e));
                 }
+                Some(GenerationStatus::Unreadable(e)) => {
+                    log!(
+                        ctx,
+                        Level::Error,
+                        "open_generation: the archive of '{text}' cannot be read ({e})"
+                    );
+                    return Err(Error::StorageFailed);
+                }
                 _ => {
                     log!(
                         ctx,
@@ -127,6 +135,7 @@ fn latest<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>) -> Result<Generation, Er
             );
             Err(match status {
                 GenerationStatus::Damaged(e) => damage_error(e),
+                GenerationStatus::Unreadable(_) => Error::StorageFailed,
                 _ => Error::IntegrityFailed,
             })
         }
