@@ -206,10 +206,17 @@ pub(crate) fn restore<S: Storage, P: Platform>(
         crate::archive::find_source(sources, copy.generation)
             .map(|s| layout::pack_path(&s.name, s.fanout, copy.pack))
     };
+    // Where the copy's pack's payloads end: no read ahead past them.
+    let payload_end = |copy: &Stored| {
+        crate::archive::find_source(sources, copy.generation)
+            .and_then(|s| s.packs.get(copy.pack.0 as usize).copied())
+            .unwrap_or(u64::MAX)
+    };
     let (mut io_failures, mut version_failures) = (0, 0);
     for copy in entry.copies.iter() {
         let mut path = String::new();
-        let failure = match read_copy(&mut ctx.storage, &mut restoration.window, copy, || {
+        let end = payload_end(copy);
+        let failure = match read_copy(&mut ctx.storage, &mut restoration.window, copy, end, || {
             path = path_of(copy).unwrap_or_default();
             (!path.is_empty()).then_some(path.as_str())
         }) {
@@ -276,6 +283,7 @@ fn read_copy<'w, 'p, S: Storage>(
     storage: &mut S,
     window: &'w mut Window,
     copy: &Stored,
+    payload_end: u64,
     path: impl FnOnce() -> Option<&'p str>,
 ) -> Result<&'w [u8], CopyFailure> {
     if copy.codec != Codec::RAW {
@@ -299,7 +307,8 @@ fn read_copy<'w, 'p, S: Storage>(
             FIRST_READ
         };
         window.pack = None;
-        let want = ahead.max(copy.length as usize);
+        let left = usize::try_from(payload_end.saturating_sub(start)).unwrap_or(usize::MAX);
+        let want = ahead.min(left).max(copy.length as usize);
         if window.bytes.len() < want {
             window.bytes.resize(want, 0);
         }
