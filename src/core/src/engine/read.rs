@@ -221,26 +221,8 @@ pub(crate) fn scan<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>) -> Result<(), E
         }
     }
     for (generation, name) in generations {
-        match read_archive(ctx, &name) {
-            Ok(archive) => adopt(ctx, archive),
-            Err(ReadError::Missing) => {}
-            Err(ReadError::Io(e)) => {
-                log!(
-                    ctx,
-                    Level::Error,
-                    "generation '{name}': archive unreadable ({e}); not used, and nothing deleted, until it reads"
-                );
-                set_status(ctx, generation, GenerationStatus::Unreadable(e));
-            }
-            Err(ReadError::Damaged(e)) => {
-                log!(
-                    ctx,
-                    Level::Error,
-                    "generation '{name}': archive damaged ({e}); the generation is not valid"
-                );
-                set_status(ctx, generation, GenerationStatus::Damaged(e));
-            }
-        }
+        let outcome = read_archive(ctx, &name);
+        settle(ctx, generation, &name, outcome, false);
     }
     if let Some((generation, _)) = ctx.catalog.gens.iter().next_back() {
         ctx.next_generation = Generation(generation.0.saturating_add(1));
@@ -279,36 +261,53 @@ pub(crate) fn reread_unreadable<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>) ->
         .collect();
     let mut all_read = true;
     for (generation, name) in pending {
-        match read_archive(ctx, &name) {
-            Ok(archive) => {
+        let outcome = read_archive(ctx, &name);
+        all_read &= settle(ctx, generation, &name, outcome, true);
+    }
+    all_read
+}
+
+/// Takes the outcome of reading a generation's archive into the catalog,
+/// at start or on a retry: valid, none, damaged (stays), or unreadable (an
+/// I/O error; retried before use). Returns false only for unreadable.
+fn settle<S: Storage, P: Platform>(
+    ctx: &mut Ctx<S, P>,
+    generation: Generation,
+    name: &GenerationName,
+    outcome: Result<Archive, ReadError>,
+    retry: bool,
+) -> bool {
+    match outcome {
+        Ok(archive) => {
+            if retry {
                 log!(
                     ctx,
                     Level::Info,
                     "generation '{name}': archive read on retry"
                 );
-                adopt(ctx, archive);
             }
-            Err(ReadError::Missing) => set_status(ctx, generation, GenerationStatus::NoArchive),
-            Err(ReadError::Damaged(e)) => {
-                log!(
-                    ctx,
-                    Level::Error,
-                    "generation '{name}': archive damaged ({e})"
-                );
-                set_status(ctx, generation, GenerationStatus::Damaged(e));
-            }
-            Err(ReadError::Io(e)) => {
-                log!(
-                    ctx,
-                    Level::Error,
-                    "generation '{name}': archive still unreadable ({e})"
-                );
-                set_status(ctx, generation, GenerationStatus::Unreadable(e));
-                all_read = false;
-            }
+            adopt(ctx, archive);
+        }
+        Err(ReadError::Missing) => set_status(ctx, generation, GenerationStatus::NoArchive),
+        Err(ReadError::Damaged(e)) => {
+            log!(
+                ctx,
+                Level::Error,
+                "generation '{name}': archive damaged ({e}); the generation is not valid"
+            );
+            set_status(ctx, generation, GenerationStatus::Damaged(e));
+        }
+        Err(ReadError::Io(e)) => {
+            log!(
+                ctx,
+                Level::Error,
+                "generation '{name}': archive unreadable ({e}); not used, and nothing deleted, until it reads"
+            );
+            set_status(ctx, generation, GenerationStatus::Unreadable(e));
+            return false;
         }
     }
-    all_read
+    true
 }
 
 /// The wire error for a damaged archive.
