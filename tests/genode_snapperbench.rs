@@ -244,6 +244,18 @@ impl<H: Handler> Handler for Faulty<H> {
     fn session_closed(&mut self, s: SessionId) {
         self.inner.session_closed(s)
     }
+    fn take_unchanged(&mut self, s: SessionId, id: u64) -> Reply {
+        self.inner.take_unchanged(s, id)
+    }
+    fn restore_sized(&mut self, s: SessionId, id: u64, buf: &mut [u8]) -> Result<usize, Reply> {
+        let reply = self.inner.restore_sized(s, id, buf);
+        if self.corrupt_restore_of == Some(id) {
+            if let Some(byte) = buf.get_mut(100) {
+                *byte ^= 0x01;
+            }
+        }
+        reply
+    }
 }
 
 fn start_faulty(tag: &str, corrupt_restore_of: Option<u64>, fail_commit: Option<u32>) -> PathBuf {

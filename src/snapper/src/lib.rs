@@ -339,6 +339,27 @@ impl<S: Storage, P: Platform> Handler for Server<S, P> {
         reply(self.snapper.purge_zombies())
     }
 
+    fn take_unchanged(&mut self, session: SessionId, id: u64) -> Reply {
+        if !self.may_act(session) {
+            return Reply::InvalidState;
+        }
+        reply(self.snapper.take_unchanged(ObjectId(id)))
+    }
+
+    fn restore_sized(
+        &mut self,
+        session: SessionId,
+        id: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, Reply> {
+        if !self.may_act(session) {
+            return Err(Reply::InvalidState);
+        }
+        self.snapper
+            .restore(ObjectId(id), buf)
+            .map_err(|e| Reply::from_code(e.code()))
+    }
+
     fn session_closed(&mut self, session: SessionId) {
         if self.owner == Some(session) {
             // The client went away mid-operation: drop what it began, so the
