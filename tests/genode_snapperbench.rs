@@ -396,3 +396,33 @@ fn payload_over_the_server_buffer_is_refused_before_any_call() {
     );
     assert_eq!(host::stats().rpcs, 0);
 }
+
+/// batch="yes" and hints="yes": the same steps through the batched calls,
+/// every restored byte checked, in far fewer RPCs than objects.
+#[test]
+fn bench_through_batches_and_hints_succeeds_in_few_rpcs() {
+    for (tag, options, max_rpcs) in [
+        ("batch", r#"batch="yes""#, 40),
+        ("hints", r#"batch="yes" hints="yes""#, 40),
+        ("hints-only", r#"hints="yes" restore="no""#, 80),
+        ("plain", "", 64 * 4),
+    ] {
+        let bench = format!("{SMALL} {options}");
+        let bench = if options.contains("restore") {
+            bench.replace(r#"restore="yes" "#, "")
+        } else {
+            bench
+        };
+        start_server(&bench, tag);
+        let before = host::stats().rpcs;
+        let code = snapperbench::run_component();
+        let rpcs = host::stats().rpcs - before;
+        assert_eq!(code, snapperbench::EXIT_OK, "{tag}: errors: {:?}", errors());
+        assert_eq!(last_line(), snapperbench::DONE_LINE, "{tag}");
+        if tag == "plain" {
+            assert!(rpcs >= 64 * 4, "{tag}: {rpcs} RPCs");
+        } else {
+            assert!(rpcs <= max_rpcs, "{tag}: {rpcs} RPCs");
+        }
+    }
+}
