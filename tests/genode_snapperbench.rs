@@ -244,6 +244,18 @@ impl<H: Handler> Handler for Faulty<H> {
     fn session_closed(&mut self, s: SessionId) {
         self.inner.session_closed(s)
     }
+    fn take_unchanged(&mut self, s: SessionId, id: u64) -> Reply {
+        self.inner.take_unchanged(s, id)
+    }
+    fn restore_sized(&mut self, s: SessionId, id: u64, buf: &mut [u8]) -> Result<usize, Reply> {
+        let reply = self.inner.restore_sized(s, id, buf);
+        if self.corrupt_restore_of == Some(id) {
+            if let Some(byte) = buf.get_mut(100) {
+                *byte ^= 0x01;
+            }
+        }
+        reply
+    }
 }
 
 fn start_faulty(tag: &str, corrupt_restore_of: Option<u64>, fail_commit: Option<u32>) -> PathBuf {
@@ -383,4 +395,34 @@ fn payload_over_the_server_buffer_is_refused_before_any_call() {
         "{errors:?}"
     );
     assert_eq!(host::stats().rpcs, 0);
+}
+
+/// batch="yes" and hints="yes": the same steps through the batched calls,
+/// every restored byte checked, in far fewer RPCs than objects.
+#[test]
+fn bench_through_batches_and_hints_succeeds_in_few_rpcs() {
+    for (tag, options, max_rpcs) in [
+        ("batch", r#"batch="yes""#, 40),
+        ("hints", r#"batch="yes" hints="yes""#, 40),
+        ("hints-only", r#"hints="yes" restore="no""#, 80),
+        ("plain", "", 64 * 4),
+    ] {
+        let bench = format!("{SMALL} {options}");
+        let bench = if options.contains("restore") {
+            bench.replace(r#"restore="yes" "#, "")
+        } else {
+            bench
+        };
+        start_server(&bench, tag);
+        let before = host::stats().rpcs;
+        let code = snapperbench::run_component();
+        let rpcs = host::stats().rpcs - before;
+        assert_eq!(code, snapperbench::EXIT_OK, "{tag}: errors: {:?}", errors());
+        assert_eq!(last_line(), snapperbench::DONE_LINE, "{tag}");
+        if tag == "plain" {
+            assert!(rpcs >= 64 * 4, "{tag}: {rpcs} RPCs");
+        } else {
+            assert!(rpcs <= max_rpcs, "{tag}: {rpcs} RPCs");
+        }
+    }
 }

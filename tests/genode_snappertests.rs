@@ -229,3 +229,29 @@ fn root_attribute_keeps_generations_in_a_subdirectory() {
     assert_eq!(client.purge_zombies(), Reply::Ok);
     assert!(dir.join("unrelated").exists());
 }
+
+/// 2.0's sequence, then the batched tests, as the component runs them.
+#[test]
+fn seed_sequence_then_batched_tests_pass() {
+    let tests = tests_from_env().min(2000);
+    let (mut client, dir) = start(CONFIG, "batched");
+    let outcome = snappertests::run_all(&mut client, tests);
+    let fail: Vec<_> = host::log_lines()
+        .into_iter()
+        .filter(|(_, l)| l.starts_with("[FAIL]"))
+        .collect();
+    assert!(fail.is_empty(), "failed: {fail:?}");
+    assert_eq!(
+        outcome,
+        snappertests::Outcome {
+            passed: 14,
+            total: 14
+        }
+    );
+    // the batched tests purge what they made
+    let left: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -101,6 +101,12 @@ struct Snapper::Session_component : Rpc_object<Session>
 
 	Result purge_zombies() override {
 		return _result(_ops.purge_zombies(_ops.ctx, _id)); }
+
+	Result _take_batch() override {
+		return _result(_ops.take_batch(_ops.ctx, _id, _buf(), _buffer.size())); }
+
+	Result _restore_batch() override {
+		return _result(_ops.restore_batch(_ops.ctx, _id, _buf(), _buffer.size())); }
 };
 
 
@@ -866,6 +872,8 @@ extern "C" sg_u32 sg_client_call(sg_rpc rpc, sg_size_t size, sg_u64 id,
 		case SG_RPC_PURGE:            return s.purge(gen);
 		case SG_RPC_PURGE_EXPIRED:    return s.purge_expired();
 		case SG_RPC_PURGE_ZOMBIES:    return s.purge_zombies();
+		case SG_RPC_TAKE_BATCH:       return s._take_batch();
+		case SG_RPC_RESTORE_BATCH:    return s._restore_batch();
 		}
 		return SG_RESULT_NO_SESSION;
 	}

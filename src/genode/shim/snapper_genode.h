@@ -182,6 +182,17 @@ typedef struct {
 	sg_u32 (*purge_expired)   (void *ctx, sg_u64 session);
 	sg_u32 (*purge_zombies)   (void *ctx, sg_u64 session);
 	void   (*session_closed)  (void *ctx, sg_u64 session);
+
+	/*
+	 * Appended after 2.0's RPCs: the batched calls. The request is in the
+	 * buffer in the batch wire format (doc/GENODE.md, "Batched calls"); the
+	 * callback validates it before acting and writes the reply header (and,
+	 * for restore, the table and payloads) into the same buffer.
+	 */
+	sg_u32 (*take_batch)      (void *ctx, sg_u64 session, sg_u8 *buf,
+	                           sg_size_t buf_len);
+	sg_u32 (*restore_batch)   (void *ctx, sg_u64 session, sg_u8 *buf,
+	                           sg_size_t buf_len);
 } sg_session_ops;
 
 /*
@@ -206,6 +217,8 @@ typedef enum {
 	SG_RPC_PURGE            = 7,
 	SG_RPC_PURGE_EXPIRED    = 8,
 	SG_RPC_PURGE_ZOMBIES    = 9,
+	SG_RPC_TAKE_BATCH       = 10, /* appended: 2.0's numbers stay */
+	SG_RPC_RESTORE_BATCH    = 11,
 } sg_rpc;
 
 /* open the component's one Snapper session (idempotent) */
@@ -216,7 +229,8 @@ sg_status sg_client_buffer(sg_u8 **out_ptr, sg_size_t *out_len);
 
 /*
  * Perform one RPC. 'size'/'id' are used by take_snapshot and restore (the
- * payload is in the shared buffer), 'name' by open_generation and purge.
+ * payload is in the shared buffer), 'name' by open_generation and purge;
+ * take_batch and restore_batch use none (the batch is in the buffer).
  * Returns the 'Snapper::Result' value; SG_RESULT_NO_SESSION if no session.
  */
 enum { SG_RESULT_NO_SESSION = 0xffffffffu };

@@ -659,6 +659,8 @@ pub unsafe extern "C" fn sg_client_call(
             sys::SG_RPC_PURGE => (ops.purge)(ctx, session, name, name_len),
             sys::SG_RPC_PURGE_EXPIRED => (ops.purge_expired)(ctx, session),
             sys::SG_RPC_PURGE_ZOMBIES => (ops.purge_zombies)(ctx, session),
+            sys::SG_RPC_TAKE_BATCH => (ops.take_batch)(ctx, session, buf, buf_len),
+            sys::SG_RPC_RESTORE_BATCH => (ops.restore_batch)(ctx, session, buf, buf_len),
             _ => sys::SG_RESULT_NO_SESSION,
         }
     }

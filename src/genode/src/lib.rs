@@ -20,6 +20,7 @@ extern crate alloc;
 #[cfg(any(feature = "host", test))]
 extern crate std;
 
+pub mod batch;
 pub mod client;
 pub mod config;
 mod error;

@@ -4,6 +4,7 @@
 use alloc::boxed::Box;
 use core::ffi::{c_char, c_void};
 
+use crate::batch::{self, Header, Record, RecordFlags};
 use crate::session::Reply;
 use crate::{sys, Error};
 
@@ -35,6 +36,183 @@ pub trait Handler {
     fn purge_zombies(&mut self, session: SessionId) -> Reply;
     /// The client closed its session (or was killed).
     fn session_closed(&mut self, session: SessionId);
+    /// A HINT record of `take_batch`: object `id` is unchanged since the
+    /// generation this one builds on; link it without its payload. An id
+    /// the base lacks answers NoMatches, nothing stored.
+    fn take_unchanged(&mut self, session: SessionId, id: u64) -> Reply;
+    /// A record of `restore_batch`: as [`Handler::restore`] into `buf`,
+    /// answering the object's size.
+    fn restore_sized(
+        &mut self,
+        session: SessionId,
+        id: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, Reply>;
+}
+
+/// What a batch came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Outcome {
+    done: u32,
+    /// The record that failed and its result.
+    failed: Option<(u32, Reply)>,
+}
+
+impl Outcome {
+    fn reply(self) -> Reply {
+        self.failed.map_or(Reply::Ok, |(_, r)| r)
+    }
+
+    fn header(self, kind: u16, count: u32, table_offset: u32) -> Header {
+        Header {
+            magic: batch::MAGIC,
+            version: batch::VERSION,
+            kind: kind | batch::KIND_REPLY,
+            count,
+            table_offset,
+            done: self.done,
+            failed: self.failed.map_or(batch::NONE, |(n, _)| n),
+            result: self.reply().code(),
+            reserved: 0,
+        }
+    }
+}
+
+/// Answers a malformed batch: the reply header names the record at fault,
+/// if one is, and the result. Nothing was acted on.
+fn refuse(buf: &mut [u8], kind: u16, why: batch::Malformed) -> Reply {
+    let reply = why.reply();
+    let header = Header {
+        magic: batch::MAGIC,
+        version: batch::VERSION,
+        kind: kind | batch::KIND_REPLY,
+        failed: why.record().unwrap_or(batch::NONE),
+        result: reply.code(),
+        ..Header::default()
+    };
+    // a buffer shorter than the header gets only the RPC's result
+    header.write(buf);
+    reply
+}
+
+/// `take_batch`: validates the whole batch, then takes its records in
+/// order and stops at the first that fails. Records before it are taken;
+/// it and the later ones are not (the engine stores nothing of a failed
+/// take). The reply header says how many were taken and which failed.
+pub fn take_batch<H: Handler>(handler: &mut H, session: SessionId, buf: &mut [u8]) -> Reply {
+    let (outcome, count, table_offset) = {
+        let records = match batch::decode_take(buf) {
+            Ok(records) => records,
+            Err(why) => return refuse(buf, batch::KIND_TAKE, why),
+        };
+        let mut outcome = Outcome {
+            done: 0,
+            failed: None,
+        };
+        for (n, record) in records.iter().enumerate() {
+            let reply = if record.flags.contains(RecordFlags::HINT) {
+                handler.take_unchanged(session, record.id)
+            } else {
+                handler.take_snapshot(session, record.id, record.payload)
+            };
+            if reply != Reply::Ok {
+                // n < count, which is a u32
+                outcome.failed = Some((n as u32, reply));
+                break;
+            }
+            outcome.done += 1;
+        }
+        let header = Header::read(buf).unwrap_or_default();
+        (outcome, header.count, header.table_offset)
+    };
+    outcome
+        .header(batch::KIND_TAKE, count, table_offset)
+        .write(buf);
+    outcome.reply()
+}
+
+/// `restore_batch`: validates the list of ids, then packs their payloads
+/// into the buffer (table right after the header, payloads 8-byte aligned
+/// after it) in order until the next does not fit or one fails. The reply
+/// header says how many were restored and which failed; each record of the
+/// table its offset, size and result (`NONE` for records not reached).
+pub fn restore_batch<H: Handler>(handler: &mut H, session: SessionId, buf: &mut [u8]) -> Reply {
+    let ids = match batch::decode_restore(buf) {
+        Ok(ids) => ids,
+        Err(why) => return refuse(buf, batch::KIND_RESTORE, why),
+    };
+    // decode_restore checked that the table fits at an offset >= the
+    // header's length, so it fits right after the header too
+    let table_end = batch::HEADER_LEN + ids.len() * batch::RECORD_LEN;
+    let mut cursor = batch::align_up(table_end).unwrap_or(usize::MAX);
+    let mut outcome = Outcome {
+        done: 0,
+        failed: None,
+    };
+    let mut records = alloc::vec::Vec::with_capacity(ids.len());
+    for (n, &id) in ids.iter().enumerate() {
+        if outcome.failed.is_some() || (outcome.done as usize) < n {
+            records.push(Record {
+                id,
+                result: batch::NONE,
+                ..Record::default()
+            });
+            continue;
+        }
+        let free = buf.get_mut(cursor..).unwrap_or_default();
+        match (
+            handler.restore_sized(session, id, free),
+            u32::try_from(cursor),
+        ) {
+            (Ok(size), Ok(offset)) => {
+                records.push(Record {
+                    id,
+                    offset,
+                    size: size as u32,
+                    ..Record::default()
+                });
+                outcome.done += 1;
+                cursor = cursor
+                    .checked_add(size)
+                    .and_then(batch::align_up)
+                    .unwrap_or(usize::MAX);
+            }
+            // out of room: not a failure, the client asks again from here
+            (Err(Reply::BufferTooSmall), _) if n > 0 => records.push(Record {
+                id,
+                result: batch::NONE,
+                ..Record::default()
+            }),
+            (Err(reply), _) => {
+                outcome.failed = Some((n as u32, reply));
+                records.push(Record {
+                    id,
+                    result: reply.code(),
+                    ..Record::default()
+                });
+            }
+            // a buffer over 4 GiB: Config keeps bufsize below that
+            (Ok(_), Err(_)) => {
+                outcome.failed = Some((n as u32, Reply::BufferTooSmall));
+                records.push(Record {
+                    id,
+                    result: Reply::BufferTooSmall.code(),
+                    ..Record::default()
+                });
+            }
+        }
+    }
+    for (n, record) in records.iter().enumerate() {
+        record.write(buf, batch::HEADER_LEN + n * batch::RECORD_LEN);
+    }
+    outcome
+        .header(
+            batch::KIND_RESTORE,
+            ids.len() as u32,
+            batch::HEADER_LEN as u32,
+        )
+        .write(buf);
+    outcome.reply()
 }
 
 /// # Safety
@@ -161,6 +339,37 @@ unsafe extern "C" fn session_closed<H: Handler>(ctx: *mut c_void, s: u64) {
     unsafe { handler::<H>(ctx) }.session_closed(SessionId(s))
 }
 
+/// # Safety
+/// `buf` valid for `buf_len` bytes (or null), not otherwise borrowed.
+unsafe fn buffer<'a>(buf: *mut u8, buf_len: usize) -> &'a mut [u8] {
+    if buf.is_null() || buf_len == 0 {
+        &mut []
+    } else {
+        // SAFETY: per the contract: the shim passes the session's buffer.
+        unsafe { core::slice::from_raw_parts_mut(buf, buf_len) }
+    }
+}
+
+unsafe extern "C" fn take_batch_rpc<H: Handler>(
+    ctx: *mut c_void,
+    s: u64,
+    buf: *mut u8,
+    buf_len: usize,
+) -> u32 {
+    let buf = unsafe { buffer(buf, buf_len) };
+    take_batch(unsafe { handler::<H>(ctx) }, SessionId(s), buf).code()
+}
+
+unsafe extern "C" fn restore_batch_rpc<H: Handler>(
+    ctx: *mut c_void,
+    s: u64,
+    buf: *mut u8,
+    buf_len: usize,
+) -> u32 {
+    let buf = unsafe { buffer(buf, buf_len) };
+    restore_batch(unsafe { handler::<H>(ctx) }, SessionId(s), buf).code()
+}
+
 /// Announces the `Snapper` service; each session gets a buffer of `bufsize`
 /// bytes. The handler lives as long as the component (it is leaked: the
 /// shim keeps calling it until the component ends).
@@ -178,6 +387,8 @@ pub fn serve<H: Handler + 'static>(handler: H, bufsize: usize) -> Result<(), Err
         purge_expired: purge_expired::<H>,
         purge_zombies: purge_zombies::<H>,
         session_closed: session_closed::<H>,
+        take_batch: take_batch_rpc::<H>,
+        restore_batch: restore_batch_rpc::<H>,
     }));
     // SAFETY: `ops` and `ctx` are leaked, hence valid forever.
     let status = unsafe { sys::sg_serve(ops, bufsize) };

@@ -36,6 +36,10 @@ pub enum Reply {
     BufferTooSmall = 12,
     /// The file system reported an error.
     StorageFailed = 13,
+    /// take_batch/restore_batch: the batch in the buffer is malformed
+    /// (bad header, count or sizes overrunning the buffer, misaligned or
+    /// overlapping payloads, unknown flags); nothing of it was acted on.
+    MalformedBatch = 14,
     /// No session, or a value this version does not know.
     NoSession = 0xffff_ffff,
 }
@@ -63,6 +67,7 @@ impl Reply {
             11 => Reply::PayloadTooLarge,
             12 => Reply::BufferTooSmall,
             13 => Reply::StorageFailed,
+            14 => Reply::MalformedBatch,
             _ => Reply::NoSession,
         }
     }
@@ -82,9 +87,9 @@ mod tests {
     fn codes_are_the_seeds_numbers() {
         assert_eq!(Reply::Ok.code(), 0);
         assert_eq!(Reply::PurgeDenied.code(), 10);
-        for code in 0..=13 {
+        for code in 0..=14 {
             assert_eq!(Reply::from_code(code).code(), code);
         }
-        assert_eq!(Reply::from_code(14), Reply::NoSession);
+        assert_eq!(Reply::from_code(15), Reply::NoSession);
     }
 }

@@ -33,6 +33,8 @@ pub const SG_RPC_CLOSE_GENERATION: sg_rpc = 6;
 pub const SG_RPC_PURGE: sg_rpc = 7;
 pub const SG_RPC_PURGE_EXPIRED: sg_rpc = 8;
 pub const SG_RPC_PURGE_ZOMBIES: sg_rpc = 9;
+pub const SG_RPC_TAKE_BATCH: sg_rpc = 10;
+pub const SG_RPC_RESTORE_BATCH: sg_rpc = 11;
 
 pub const SG_RESULT_NO_SESSION: u32 = 0xffff_ffff;
 
@@ -79,6 +81,8 @@ pub struct sg_session_ops {
     pub purge_expired: unsafe extern "C" fn(*mut c_void, u64) -> u32,
     pub purge_zombies: unsafe extern "C" fn(*mut c_void, u64) -> u32,
     pub session_closed: unsafe extern "C" fn(*mut c_void, u64),
+    pub take_batch: unsafe extern "C" fn(*mut c_void, u64, *mut u8, usize) -> u32,
+    pub restore_batch: unsafe extern "C" fn(*mut c_void, u64, *mut u8, usize) -> u32,
 }
 
 extern "C" {

@@ -16,6 +16,19 @@
  *    which no longer resolves outside 'namespace Genode' since the VFS moved
  *    into 'Genode::Vfs' in 26.02, and which needlessly pulled the VFS API
  *    into every client.
+ *
+ * Appended after 2.0's RPCs (so 2.0 clients, which know only the first ten,
+ * work unchanged): '_take_batch' and '_restore_batch', the batched calls.
+ * Their requests and replies travel in the shared buffer in the batch wire
+ * format below ('Snapper::Batch', doc/GENODE.md "Batched calls"); the
+ * client's 'Take_batch' and 'restore_batch' fill and read it.
+ *
+ * Hints: a take record flagged 'Batch::HINT' carries no payload and says
+ * that the object is unchanged since the generation this one builds on; the
+ * server links it to that generation's copy without reading or hashing
+ * anything. The server cannot sample or verify hinted objects: it never
+ * sees their bytes. A client that hints a changed object loses that change.
+ * A hint for an id the base does not hold fails with 'NoMatches'.
  */
 
 #ifndef _INCLUDE__SNAPPER_SESSION__SNAPPER_SESSION_H_
@@ -49,6 +62,8 @@ namespace Snapper {
 		PayloadTooLarge,  /* take_snapshot: size exceeds the shared buffer */
 		BufferTooSmall,   /* restore: object larger than the given size */
 		StorageFailed,    /* the file system reported an error */
+		MalformedBatch,   /* batched call: the batch in the buffer is malformed,
+		                     nothing of it was acted on */
 	};
 
 	/* 2.0 clients name the object identifier 'Archive::ArchiveKey' */
@@ -58,6 +73,59 @@ namespace Snapper {
 	using Generation_name = Genode::String<128>;
 
 	struct Session;
+
+	/*
+	 * The batch wire format, little-endian (as every Genode target), fields
+	 * at natural alignment so that these structs are exactly the bytes:
+	 *
+	 *   header at offset 0 (32 bytes), record table at 'table_offset'
+	 *   (8-byte aligned, 'count' records of 24 bytes), payloads at 8-byte
+	 *   aligned offsets in table order, overlapping neither header, table
+	 *   nor each other.
+	 *
+	 * In a reply the server sets 'kind' | KIND_REPLY, 'done' (records taken
+	 * or restored), 'failed' (index of the failed record or NONE) and
+	 * 'result' (its Result). A restore reply's table starts right after the
+	 * header and gives each record's offset, size and result (NONE: not
+	 * reached, ask again).
+	 */
+	namespace Batch {
+
+		enum : Genode::uint32_t { MAGIC = 0x42504e53 /* "SNPB" */, NONE = ~0u };
+		enum : Genode::uint16_t { VERSION = 1, KIND_TAKE = 1, KIND_RESTORE = 2,
+		                          KIND_REPLY = 0x8000 };
+
+		/* record flags; unknown bits make the batch malformed */
+		enum : Genode::uint32_t { HINT = 1 };
+
+		enum { ALIGN = 8 };
+
+		struct Header
+		{
+			Genode::uint32_t magic;
+			Genode::uint16_t version, kind;
+			Genode::uint32_t count, table_offset;
+			Genode::uint32_t done, failed, result, reserved;  /* 0 in a request */
+		};
+
+		struct Record
+		{
+			Genode::uint64_t id;
+			Genode::uint32_t offset, size, flags;
+			Genode::uint32_t result;  /* 0 in a request */
+		};
+
+		static_assert(sizeof(Header) == 32 && sizeof(Record) == 24,
+		              "the structs must be the wire format");
+	}
+
+	/* what a batched call came to */
+	struct Batch_reply
+	{
+		Result           result;  /* Ok, the failed record's, or MalformedBatch/NoData */
+		Genode::uint32_t done;    /* records taken, or restored into the buffer */
+		Genode::uint32_t failed;  /* index of the failed record, Batch::NONE if none */
+	};
 }
 
 
@@ -132,6 +200,22 @@ struct Snapper::Session : Genode::Session
 	 */
 	virtual Result purge_zombies() = 0;
 
+	/**
+	 * Take the batch in the shared buffer (internal; see 'Take_batch')
+	 *
+	 * The whole batch is checked first: a malformed one answers
+	 * 'MalformedBatch' (zero records: 'NoData') and nothing is stored. Then
+	 * the records are taken in order until one fails: the ones before it
+	 * are taken, it and the later ones are not. The reply header says which.
+	 */
+	virtual Result _take_batch() = 0;
+
+	/**
+	 * Restore the ids listed in the shared buffer, their payloads packed
+	 * back into it as many as fit (internal; see 'restore_batch')
+	 */
+	virtual Result _restore_batch() = 0;
+
 
 	/*******************
 	 ** RPC interface **
@@ -150,11 +234,14 @@ struct Snapper::Session : Genode::Session
 	GENODE_RPC(Rpc_purge, Result, purge, Generation_name const &);
 	GENODE_RPC(Rpc_purge_expired, Result, purge_expired);
 	GENODE_RPC(Rpc_purge_zombies, Result, purge_zombies);
+	GENODE_RPC(Rpc_take_batch, Result, _take_batch);
+	GENODE_RPC(Rpc_restore_batch, Result, _restore_batch);
 
+	/* 2.0's ten first, in 2.0's order: their opcodes stay the same */
 	GENODE_RPC_INTERFACE(Rpc_dataspace, Rpc_init_snapshot, Rpc_take_snapshot,
 	                     Rpc_commit_snapshot, Rpc_open_generation, Rpc_restore,
 	                     Rpc_close_generation, Rpc_purge, Rpc_purge_expired,
-	                     Rpc_purge_zombies);
+	                     Rpc_purge_zombies, Rpc_take_batch, Rpc_restore_batch);
 };
 
 

@@ -339,6 +339,41 @@ impl<S: Storage, P: Platform> Handler for Server<S, P> {
         reply(self.snapper.purge_zombies())
     }
 
+    fn take_unchanged(&mut self, session: SessionId, id: u64) -> Reply {
+        if !self.may_act(session) {
+            return Reply::InvalidState;
+        }
+        reply(self.snapper.take_unchanged(ObjectId(id)))
+    }
+
+    fn restore_sized(
+        &mut self,
+        session: SessionId,
+        id: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, Reply> {
+        if !self.may_act(session) {
+            return Err(Reply::InvalidState);
+        }
+        // Room is checked here, not by a failing restore: in a batch a
+        // full buffer is the normal end, not an error to log; and restore
+        // gets exactly the object's bytes, since it zeroes the rest of what
+        // it is given (the single call's contract), which for a batch's
+        // free space would be a megabyte per object.
+        if let Some(size) = self.snapper.object_size(ObjectId(id)) {
+            let Some(exact) = buf.get_mut(..size as usize) else {
+                return Err(Reply::BufferTooSmall);
+            };
+            return self
+                .snapper
+                .restore(ObjectId(id), exact)
+                .map_err(|e| Reply::from_code(e.code()));
+        }
+        self.snapper
+            .restore(ObjectId(id), buf)
+            .map_err(|e| Reply::from_code(e.code()))
+    }
+
     fn session_closed(&mut self, session: SessionId) {
         if self.owner == Some(session) {
             // The client went away mid-operation: drop what it began, so the

@@ -192,8 +192,10 @@ impl Bench<'_> {
         arena
     }
 
-    /// Takes every object from `arena` (see [`Bench::arena`]) and commits.
-    fn take_generation(&mut self, first: bool, arena: &[u8]) -> Result<(), String> {
+    /// Takes every object from `arena` (see [`Bench::arena`]) and commits;
+    /// `generation` numbers it (1 = the first).
+    fn take_generation(&mut self, generation: u32, arena: &[u8]) -> Result<(), String> {
+        let first = generation == 1;
         let allowed: &[Reply] = if first {
             &[Reply::Ok, Reply::NoPriorGen]
         } else {
@@ -209,6 +211,32 @@ impl Bench<'_> {
             );
         }
         let size = self.payload_len();
+        if self.settings.batch || self.settings.hints {
+            // hints only where there is a base, and only for objects this
+            // generation did not change
+            let hints = self.settings.hints && !first;
+            let mut batch = self.client.batch();
+            for ((id, payload), version) in (1u64..)
+                .zip(arena.chunks(size.max(1)))
+                .zip(self.versions.iter())
+            {
+                let taken = if hints && *version != generation {
+                    batch.hint(id)
+                } else {
+                    batch.take(id, &payload[..size.min(payload.len())])
+                };
+                taken.map_err(|f| format!("object {}: batch answered {}", f.id, f.reply))?;
+            }
+            batch
+                .flush()
+                .map_err(|f| format!("object {}: take_batch answered {}", f.id, f.reply))?;
+            drop(batch);
+            return expect(
+                "commit_snapshot",
+                self.client.commit_snapshot(),
+                &[Reply::Ok],
+            );
+        }
         for (id, payload) in (1u64..).zip(arena.chunks(size.max(1)).take(self.versions.len())) {
             let reply = self
                 .client
@@ -254,7 +282,39 @@ impl Bench<'_> {
         let mut result = Ok(());
         let mut differing = 0u64;
         let mut first_differing = None;
-        for (id, version) in (1u64..).zip(self.versions.iter()) {
+        if self.settings.batch {
+            let ids: Vec<u64> = (1..=self.objects()).collect();
+            let (versions, expected) = (&self.versions, &mut self.payload);
+            let mut failed = None;
+            let reply = self.client.restore_all(&ids, |id, got| match got {
+                Ok(bytes) => {
+                    let version = usize::try_from(id - 1)
+                        .ok()
+                        .and_then(|i| versions.get(i))
+                        .copied()
+                        .unwrap_or(0);
+                    payload::fill(id, version, expected);
+                    if bytes != &expected[..] {
+                        differing += 1;
+                        first_differing.get_or_insert(id);
+                    }
+                }
+                Err(reply) => {
+                    failed.get_or_insert(format!("object {id}: restore_batch answered {reply}"));
+                }
+            });
+            if let Some(why) = failed {
+                result = Err(why);
+            } else if let Err(e) = expect("restore_batch", reply, &[Reply::Ok]) {
+                result = Err(e);
+            }
+        }
+        let one_by_one = if self.settings.batch {
+            0
+        } else {
+            self.versions.len()
+        };
+        for (id, version) in (1u64..).zip(self.versions.iter()).take(one_by_one) {
             let reply = self.client.restore(id, &mut restored);
             if let Err(e) = expect("restore", reply, &[Reply::Ok]) {
                 result = Err(format!("object {id}: {e}"));
@@ -290,7 +350,7 @@ impl Bench<'_> {
         let arena = self.arena();
         if !self.timed(
             |us| Row::moved(step::FIRST, objects, bytes, us),
-            |b| b.take_generation(true, &arena),
+            |b| b.take_generation(1, &arena),
         ) {
             return;
         }
@@ -311,7 +371,7 @@ impl Bench<'_> {
             let arena = self.arena();
             if !self.timed(
                 |us| Row::moved(name, objects, bytes, us),
-                |b| b.take_generation(false, &arena),
+                |b| b.take_generation(generation, &arena),
             ) {
                 return;
             }
@@ -469,7 +529,7 @@ fn floor_read(
 pub fn run(client: &mut Client, settings: &Settings) -> Report {
     let size = usize::try_from(settings.payload_size).unwrap_or(usize::MAX);
     log_info!(
-        "snapperbench: {} objects x {} bytes, {} generation(s), {} % changed ({} objects) per later generation, restore {}, floor {}",
+        "snapperbench: {} objects x {} bytes, {} generation(s), {} % changed ({} objects) per later generation, restore {}, floor {}, batch {}, hints {}",
         settings.payload_num,
         settings.payload_size,
         settings.generations,
@@ -477,6 +537,8 @@ pub fn run(client: &mut Client, settings: &Settings) -> Report {
         settings.changed_objects(),
         if settings.restore { "yes" } else { "no" },
         if settings.floor { "yes" } else { "no" },
+        if settings.batch { "yes" } else { "no" },
+        if settings.hints { "yes" } else { "no" },
     );
     let mut bench = Bench {
         client,

@@ -23,6 +23,11 @@ pub struct Settings {
     pub restore: bool,
     /// Whether to measure the floor: the same bytes as one plain file.
     pub floor: bool,
+    /// Whether to take and restore through the batched calls.
+    pub batch: bool,
+    /// Whether later generations send unchanged objects as hints (through
+    /// the batched take, whatever `batch` says).
+    pub hints: bool,
 }
 
 impl Default for Settings {
@@ -34,6 +39,8 @@ impl Default for Settings {
             changed: 10,
             restore: true,
             floor: true,
+            batch: false,
+            hints: false,
         }
     }
 }
@@ -123,6 +130,12 @@ impl Settings {
                     settings.restore =
                         parse_bool(value).ok_or_else(|| bad("restore", "yes or no"))?;
                 }
+                "batch" => {
+                    settings.batch = parse_bool(value).ok_or_else(|| bad("batch", "yes or no"))?;
+                }
+                "hints" => {
+                    settings.hints = parse_bool(value).ok_or_else(|| bad("hints", "yes or no"))?;
+                }
                 "floor" => {
                     settings.floor = parse_bool(value).ok_or_else(|| bad("floor", "yes or no"))?;
                 }
@@ -181,6 +194,8 @@ mod tests {
                 changed: 25,
                 restore: false,
                 floor: false,
+                batch: false,
+                hints: false,
             }
         );
         assert_eq!(

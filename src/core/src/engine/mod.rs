@@ -420,6 +420,18 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         }
     }
 
+    /// The size of object `id` in the generation open for restoring, if it
+    /// holds it (`None` also outside Restoration). For a server that packs
+    /// several objects into one buffer: it can check room first, instead
+    /// of a restore failing with BufferTooSmall, and hand restore a slice
+    /// of exactly that size (restore zeroes the rest of what it is given).
+    pub fn object_size(&self, id: crate::types::ObjectId) -> Option<u32> {
+        match &self.phase {
+            Phase::Restoration(restoration) => restore::object_size(&self.ctx, restoration, id),
+            _ => None,
+        }
+    }
+
     /// Ends restoring and applies retention, as the seed does.
     pub fn close_generation(&mut self) -> Result<(), Error> {
         if !matches!(self.phase, Phase::Restoration(_)) {

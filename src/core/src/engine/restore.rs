@@ -166,6 +166,18 @@ enum CopyFailure {
     UnknownCodec(Codec),
 }
 
+/// The size of object `id` in the open generation, if it holds it: lets a
+/// client pack several objects into one buffer without a failed call.
+pub(crate) fn object_size<S: Storage, P: Platform>(
+    ctx: &Ctx<S, P>,
+    restoration: &Restoration,
+    id: ObjectId,
+) -> Option<u32> {
+    let archive = restoration.loaded.as_ref().or(ctx.base.as_ref())?;
+    let at = crate::archive::find_entry_near(&archive.entries, id, restoration.cursor)?;
+    archive.entries.get(at).map(|e| e.size)
+}
+
 /// Copies object `id` into `buf`; returns its length, the rest zeroed.
 pub(crate) fn restore<S: Storage, P: Platform>(
     ctx: &mut Ctx<S, P>,
