@@ -263,7 +263,9 @@ fn keep_unchanged<S: Storage, P: Platform>(
 /// The stored bytes of a copy the base uses, read and CRC-checked; `None`
 /// if they do not read back intact (or use a codec other than raw).
 fn read_stored<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>, copy: &Stored) -> Option<Vec<u8>> {
-    if copy.codec != crate::pack::Codec::RAW {
+    // No object larger than bufsize was ever taken: a larger length is
+    // damage, and must not size an allocation.
+    if copy.codec != crate::pack::Codec::RAW || u64::from(copy.length) > ctx.config.bufsize {
         return None;
     }
     let source = ctx
