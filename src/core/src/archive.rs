@@ -10,7 +10,7 @@ use core::fmt;
 use serde::de::{Error as _, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::format::{crc32, DecodeError, ARCHIVE_HEADER_LEN, ARCHIVE_MAGIC};
+use crate::format::{crc32, le_u16, le_u32, DecodeError, ARCHIVE_HEADER_LEN, ARCHIVE_MAGIC};
 use crate::layout::GenerationName;
 use crate::pack::Codec;
 use crate::types::{Digest, Generation, Location, ObjectId, PackNumber, PackRef};
@@ -266,14 +266,6 @@ pub struct Header<'a> {
     pub fanout: u32,
     /// Payload bytes of its packs.
     pub packs: &'a [u64],
-}
-
-fn le_u16(bytes: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
 }
 
 /// The format version of an archive file, read from its header without

@@ -53,15 +53,33 @@ pub const ARCHIVE_HEADER_LEN: usize = 16;
 /// build recognises in order to refuse it.
 pub const FORMAT_1: u16 = 1;
 
+/// The little-endian u16 at `at`, if `bytes` reach that far.
+pub(crate) fn le_u16(bytes: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(
+        bytes.get(at..at.checked_add(2)?)?.try_into().ok()?,
+    ))
+}
+
+/// The little-endian u32 at `at`, if `bytes` reach that far.
+pub(crate) fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(
+        bytes.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
+}
+
+/// The little-endian u64 at `at`, if `bytes` reach that far.
+pub(crate) fn le_u64(bytes: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(
+        bytes.get(at..at.checked_add(8)?)?.try_into().ok()?,
+    ))
+}
+
 /// Whether `file` is a whole archive of either format whose CRC checks out
 /// (header and body length as recorded). Tells an archive of another
 /// format from a damaged one: a bit flip in the version field must not pass
 /// for a format-1 archive.
 pub fn archive_checksum_ok(file: &[u8]) -> bool {
-    let field = |at: usize| -> Option<u32> {
-        Some(u32::from_le_bytes(file.get(at..at + 4)?.try_into().ok()?))
-    };
-    let (Some(body_len), Some(stored)) = (field(8), field(12)) else {
+    let (Some(body_len), Some(stored)) = (le_u32(file, 8), le_u32(file, 12)) else {
         return false;
     };
     file.get(..4) == Some(&ARCHIVE_MAGIC[..])

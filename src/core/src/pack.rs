@@ -15,7 +15,7 @@
 
 use alloc::vec::Vec;
 
-use crate::format::{crc32, DecodeError};
+use crate::format::{self, crc32, DecodeError};
 use crate::types::{Generation, ObjectId, PackNumber};
 
 /// Magic number of a pack trailer.
@@ -91,28 +91,17 @@ impl PackRecord {
     }
 }
 
+// The shared readers, answering "truncated" where the bytes end.
 fn le_u16(bytes: &[u8], at: usize) -> Result<u16, DecodeError> {
-    bytes
-        .get(at..at + 2)
-        .and_then(|b| b.try_into().ok())
-        .map(u16::from_le_bytes)
-        .ok_or(DecodeError::Truncated)
+    format::le_u16(bytes, at).ok_or(DecodeError::Truncated)
 }
 
 fn le_u32(bytes: &[u8], at: usize) -> Result<u32, DecodeError> {
-    bytes
-        .get(at..at + 4)
-        .and_then(|b| b.try_into().ok())
-        .map(u32::from_le_bytes)
-        .ok_or(DecodeError::Truncated)
+    format::le_u32(bytes, at).ok_or(DecodeError::Truncated)
 }
 
 fn le_u64(bytes: &[u8], at: usize) -> Result<u64, DecodeError> {
-    bytes
-        .get(at..at + 8)
-        .and_then(|b| b.try_into().ok())
-        .map(u64::from_le_bytes)
-        .ok_or(DecodeError::Truncated)
+    format::le_u64(bytes, at).ok_or(DecodeError::Truncated)
 }
 
 /// The last 32 bytes of a pack: what the file is and where its index is.
