@@ -29,6 +29,7 @@
 /* Snapper includes */
 #include <snapper_session/connection.h>
 #include "snapper_genode.h"
+#include "zeroing_allocator.h"
 
 namespace Snapper {
 
@@ -144,6 +145,9 @@ struct Snapper::Main
 	Env &_env;
 
 	Heap _heap { _env.ram(), _env.rm() };
+
+	/* what the VFS and its plugins allocate from (see zeroing_allocator.h) */
+	Zeroing_allocator _vfs_alloc { _heap };
 
 	/*
 	 * Every service is opened on first use: a client needs no Rtc, the
@@ -328,7 +332,7 @@ namespace {
 	{
 		using D = Genode::Vfs::Directory_service;
 		Genode::Vfs::Vfs_handle *handle = nullptr;
-		if (_main().fs().opendir(path.string(), false, &handle, _main()._heap) != D::OPENDIR_OK
+		if (_main().fs().opendir(path.string(), false, &handle, _main()._vfs_alloc) != D::OPENDIR_OK
 		 || !handle)
 			return SG_ERR_IO;
 
@@ -456,13 +460,13 @@ extern "C" sg_status sg_vfs_init(void)
 		sg_status status = SG_ERR_UNAVAILABLE;
 		main.config().node().with_optional_sub_node("vfs",
 			[&] (Genode::Node const &vfs) {
-				main._vfs.construct(main._env, main._heap, vfs);
+				main._vfs.construct(main._env, main._vfs_alloc, vfs);
 				status = SG_OK; });
 		if (status != SG_OK)
 			return status;
 
 		/* the handle 'sg_vfs_sync' syncs through, kept open */
-		if (main.fs().opendir("/", false, &main._root_dir, main._heap)
+		if (main.fs().opendir("/", false, &main._root_dir, main._vfs_alloc)
 		    != Genode::Vfs::Directory_service::OPENDIR_OK) {
 			main._root_dir = nullptr;
 			return SG_ERR_IO;
@@ -481,7 +485,7 @@ extern "C" sg_status sg_vfs_create_dir(char const *p, sg_size_t p_len)
 
 		using D = Genode::Vfs::Directory_service;
 		Genode::Vfs::Vfs_handle *handle = nullptr;
-		switch (_main().fs().opendir(path.string(), true, &handle, _main()._heap)) {
+		switch (_main().fs().opendir(path.string(), true, &handle, _main()._vfs_alloc)) {
 		case D::OPENDIR_OK:                      break;
 		case D::OPENDIR_ERR_LOOKUP_FAILED:       return SG_ERR_NOT_FOUND;
 		case D::OPENDIR_ERR_NODE_ALREADY_EXISTS: return SG_ERR_EXISTS;
@@ -509,7 +513,7 @@ extern "C" sg_status sg_vfs_write_new(char const *p, sg_size_t p_len,
 		using D = Genode::Vfs::Directory_service;
 		Genode::Vfs::Vfs_handle *handle = nullptr;
 		unsigned const mode = D::OPEN_MODE_WRONLY | D::OPEN_MODE_CREATE;
-		switch (_main().fs().open(path.string(), mode, &handle, _main()._heap)) {
+		switch (_main().fs().open(path.string(), mode, &handle, _main()._vfs_alloc)) {
 		case D::OPEN_OK:                break;
 		case D::OPEN_ERR_EXISTS:        return SG_ERR_EXISTS;
 		case D::OPEN_ERR_UNACCESSIBLE:  return SG_ERR_NOT_FOUND;
@@ -559,7 +563,7 @@ extern "C" sg_status sg_vfs_read_at(char const *p, sg_size_t p_len, sg_u64 offse
 		using D = Genode::Vfs::Directory_service;
 		Genode::Vfs::Vfs_handle *handle = nullptr;
 		switch (_main().fs().open(path.string(), D::OPEN_MODE_RDONLY, &handle,
-		                          _main()._heap)) {
+		                          _main()._vfs_alloc)) {
 		case D::OPEN_OK: break;
 		case D::OPEN_ERR_UNACCESSIBLE: {
 			/* only now ask why, to keep the common case at one RPC */
@@ -633,7 +637,7 @@ extern "C" sg_status sg_vfs_list_dir(char const *p, sg_size_t p_len,
 
 		using D = Genode::Vfs::Directory_service;
 		Genode::Vfs::Vfs_handle *handle = nullptr;
-		switch (_main().fs().opendir(path.string(), false, &handle, _main()._heap)) {
+		switch (_main().fs().opendir(path.string(), false, &handle, _main()._vfs_alloc)) {
 		case D::OPENDIR_OK: break;
 		case D::OPENDIR_ERR_LOOKUP_FAILED: {
 			/* tell "is a file" apart from "does not exist" */
