@@ -70,8 +70,20 @@ fn hinted_run_writes_the_same_and_restores_every_object() {
     assert_eq!(hinted.rows.len(), plain.rows.len());
     for (h, p) in hinted.rows.iter().zip(&plain.rows) {
         assert_eq!(
-            (&h.step, h.changed, h.payloads_written, h.packs_written, h.disk_after),
-            (&p.step, p.changed, p.payloads_written, p.packs_written, p.disk_after),
+            (
+                &h.step,
+                h.changed,
+                h.payloads_written,
+                h.packs_written,
+                h.disk_after
+            ),
+            (
+                &p.step,
+                p.changed,
+                p.payloads_written,
+                p.packs_written,
+                p.disk_after
+            ),
             "{} r={}",
             h.workload,
             h.redundancy
