@@ -35,6 +35,10 @@ pub struct Options {
     pub repeat: usize,
     /// Snapper's `pack_size` (most payload bytes per pack file).
     pub pack_size: u64,
+    /// Hint the objects a generation leaves unchanged (`take_unchanged`)
+    /// instead of handing over their bytes, as a client that tracks its
+    /// writes does: Snapper then neither reads nor hashes them.
+    pub hints: bool,
     /// Run the rsync peer (when rsync is installed).
     pub peer: bool,
     /// Drop the page cache (needs root) for the cold restore rows.
@@ -58,6 +62,7 @@ impl Options {
             retention: (20, 5),
             repeat: 3,
             pack_size: snapper_core::config::DEFAULT_PACK_SIZE,
+            hints: false,
             peer: true,
             drop_caches: true,
             keep: false,
@@ -279,6 +284,7 @@ pub fn run(options: &Options) -> Result<Report, String> {
 
     let mut bench = Bench {
         pack_size: options.pack_size,
+        hints: options.hints,
         peer_on,
         cold,
         largest_arena: 0,
@@ -326,7 +332,7 @@ pub fn run(options: &Options) -> Result<Report, String> {
         repeat: options.repeat.max(1),
         load: (load_at_start, sys::load_average()),
         options: format!(
-            "PhantomOS {} x {} B; Pages {} x {} B; Retention {} generations, max_snapshots={}; pack_size {} B; median of {} run(s)",
+            "PhantomOS {} x {} B; Pages {} x {} B; Retention {} generations, max_snapshots={}; pack_size {} B; {}median of {} run(s)",
             options.phantom.0,
             options.phantom.1,
             options.pages.0,
@@ -334,6 +340,11 @@ pub fn run(options: &Options) -> Result<Report, String> {
             options.retention.0,
             options.retention.1,
             options.pack_size,
+            if options.hints {
+                "unchanged objects hinted (take_unchanged, --hints); "
+            } else {
+                ""
+            },
             options.repeat.max(1)
         ),
     })
@@ -447,6 +458,7 @@ const WARM_TRIES: usize = 3;
 
 struct Bench {
     pack_size: u64,
+    hints: bool,
     peer_on: bool,
     cold: bool,
     largest_arena: u64,
@@ -594,12 +606,18 @@ impl Bench {
         self.settle(run)?;
         let snapper = &mut run.snapper;
         let arena = &run.arena;
+        // `changed` is sorted; the first generation builds on nothing
+        let hint = |index: usize| self.hints && round > 0 && changed.binary_search(&index).is_err();
         let ((), seconds) = timed(|| {
             snapper.init_snapshot().map_err(err("init_snapshot"))?;
             for index in 0..arena.len() {
-                snapper
-                    .take_snapshot(ObjectId(index as u64), arena.object(index))
-                    .map_err(err(format_args!("take_snapshot {index}")))?;
+                let id = ObjectId(index as u64);
+                if hint(index) {
+                    snapper.take_unchanged(id)
+                } else {
+                    snapper.take_snapshot(id, arena.object(index))
+                }
+                .map_err(err(format_args!("take {index}")))?;
             }
             snapper.commit_snapshot().map_err(err("commit_snapshot"))
         })?;

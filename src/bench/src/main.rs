@@ -13,7 +13,7 @@ const USAGE: &str =
     "usage: snapper-bench [--quick] [--dir DIR] [--out FILE | --no-out] [--repeat N]
                      [--phantom OBJECTS SIZE] [--pages OBJECTS SIZE]
                      [--retention GENERATIONS MAX_SNAPSHOTS] [--pack-size SIZE]
-                     [--no-peer] [--no-drop-caches] [--keep]
+                     [--hints] [--no-peer] [--no-drop-caches] [--keep]
   --quick            smoke run of a few seconds (tiny sizes, one repeat, no BENCHMARKS.md)
   --dir DIR          where the fresh run directory is made (default var/bench)
   --out FILE         markdown file whose generated part is replaced
@@ -25,6 +25,8 @@ const USAGE: &str =
   --retention G MAX  Retention workload (default 20 5)
   --pack-size SIZE   Snapper's pack_size, digits with an optional K, M or G
                      suffix, 4K to 1G (default 4M, the engine's default)
+  --hints            hint the objects a generation leaves unchanged
+                     (take_unchanged) instead of handing over their bytes
   --no-peer          skip rsync --link-dest
   --no-drop-caches   never drop the page cache (no cold restore rows)
   --keep             keep the run directory";
@@ -75,6 +77,7 @@ fn parse() -> Result<Cli, String> {
                     .filter(|v| (4096..=snapper_core::config::MAX_PACK_SIZE).contains(v))
                     .ok_or_else(|| format!("--pack-size: '{value}' is not a size from 4K to 1G"))?;
             }
+            "--hints" => options.hints = true,
             "--no-peer" => options.peer = false,
             "--no-drop-caches" => options.drop_caches = false,
             "--keep" => options.keep = true,

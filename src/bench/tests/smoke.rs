@@ -50,6 +50,35 @@ fn find<'a>(rows: &'a [Row], workload: &str, redundancy: u32, step: &str) -> &'a
         .unwrap_or_else(|| panic!("no row {workload} r={redundancy} {step}"))
 }
 
+/// With hints the unchanged objects are linked without their bytes; the
+/// run restores and checks every object (a hint that lost data fails the
+/// run), and every step writes what it writes without hints.
+#[test]
+fn hinted_run_writes_the_same_and_restores_every_object() {
+    let options = Options {
+        hints: true,
+        peer: false,
+        ..quick(scratch("hints"))
+    };
+    let hinted = run(&options).expect("hinted quick run");
+    let plain = run(&Options {
+        hints: false,
+        ..options.clone()
+    })
+    .expect("quick run");
+    assert!(hinted.options.contains("hinted"), "{}", hinted.options);
+    assert_eq!(hinted.rows.len(), plain.rows.len());
+    for (h, p) in hinted.rows.iter().zip(&plain.rows) {
+        assert_eq!(
+            (&h.step, h.changed, h.payloads_written, h.packs_written, h.disk_after),
+            (&p.step, p.changed, p.payloads_written, p.packs_written, p.disk_after),
+            "{} r={}",
+            h.workload,
+            h.redundancy
+        );
+    }
+}
+
 #[test]
 fn quick_run_has_every_row_and_consistent_byte_counts() {
     let dir = scratch("lib");
