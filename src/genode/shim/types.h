@@ -8,8 +8,6 @@
 
 /* Genode includes */
 #include <base/exception.h>
-#include <util/string.h>
-#include <vfs/types.h>
 
 /* Snapper includes */
 #include "snapper_genode.h"
