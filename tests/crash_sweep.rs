@@ -8,9 +8,9 @@
 
 mod common;
 
-use common::payload;
 use snapper_core::Config;
 use snapper_testkit::env_count;
+use snapper_testkit::payload::{self, payload};
 use snapper_testkit::sweep::{snapshot, sweep, sweep_nested, Figures, Step, Workload};
 
 const T0: u64 = 1_795_545_149;
@@ -31,28 +31,18 @@ fn config() -> Config {
 /// included, most of a pack included); `SNAPPER_CRASH_SCALE` multiplies n
 /// for long runs.
 fn objects(n: u64, version: u32) -> Vec<(u64, Vec<u8>)> {
-    (0..n * env_count("SNAPPER_CRASH_SCALE", 1).max(1))
-        .map(|id| {
-            (
-                id,
-                payload(id, version, [0, 1, 1800, 3000, 2500, 64][id as usize % 6]),
-            )
-        })
-        .collect()
+    payload::objects(scaled(n), version, &SIZES)
 }
 
 /// `objects(n, 0)` with every `every`-th object changed to `version`.
 fn changed(n: u64, every: u64, version: u32) -> Vec<(u64, Vec<u8>)> {
-    objects(n, 0)
-        .into_iter()
-        .map(|(id, p)| {
-            if id % every == 0 {
-                (id, payload(id, version, p.len() + 3))
-            } else {
-                (id, p)
-            }
-        })
-        .collect()
+    payload::changed(scaled(n), every, version, &SIZES, 3)
+}
+
+const SIZES: [usize; 6] = [0, 1, 1800, 3000, 2500, 64];
+
+fn scaled(n: u64) -> u64 {
+    n * env_count("SNAPPER_CRASH_SCALE", 1).max(1)
 }
 
 /// Sweeps `workload`, prints its figures and fails on any violation.

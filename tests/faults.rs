@@ -5,17 +5,15 @@
 //! line, the generations committed before stay intact, and what the failed
 //! call left behind is gone at the latest after the next init_snapshot.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use common::payload;
 use snapper_core::{
     Config, Error, Generation, GenerationStatus, Level, MemStorage, ObjectId, Snapper, State,
     StorageError,
 };
 use snapper_testkit::image::unreferenced_files;
+use snapper_testkit::payload;
 use snapper_testkit::sweep::{
     check_clean, panic_text, restore_matches, run_steps, snapshot, valid_set, Content, Run, Step,
 };
@@ -36,28 +34,14 @@ fn config() -> Config {
     }
 }
 
+const SIZES: [usize; 4] = [0, 5, 1800, 3000];
+
 fn objects(n: u64, version: u32) -> Vec<(u64, Vec<u8>)> {
-    (0..n)
-        .map(|id| {
-            (
-                id,
-                payload(id, version, [0, 5, 1800, 3000][id as usize % 4]),
-            )
-        })
-        .collect()
+    payload::objects(n, version, &SIZES)
 }
 
 fn changed(n: u64, every: u64, version: u32) -> Vec<(u64, Vec<u8>)> {
-    objects(n, 0)
-        .into_iter()
-        .map(|(id, p)| {
-            if id % every == 0 {
-                (id, payload(id, version, p.len() + 1))
-            } else {
-                (id, p)
-            }
-        })
-        .collect()
+    payload::changed(n, every, version, &SIZES, 1)
 }
 
 /// The faults tried at each operation: error, for good, after the fact.

@@ -10,6 +10,7 @@ use snapper_genode::batch::{self, Header, Record, RecordFlags, TakeWriter};
 use snapper_genode::client::{BatchReply, Client};
 use snapper_genode::host;
 use snapper_genode::session::Reply;
+use snapper_testkit::payload::payload;
 
 const CONFIG: &str = r#"<config verbose="false" redundancy="0" max_snapshots="0"
     min_snapshots="0" bufsize="64K">
@@ -26,10 +27,8 @@ fn start(tag: &str) -> (Client, PathBuf) {
     (Client::open().unwrap(), dir)
 }
 
-fn page(id: u64, generation: u8) -> Vec<u8> {
-    (0..4096u32)
-        .map(|i| (i as u64 ^ id.wrapping_mul(31)) as u8 ^ generation)
-        .collect()
+fn page(id: u64, generation: u32) -> Vec<u8> {
+    payload(id, generation, 4096)
 }
 
 fn init(client: &mut Client) {

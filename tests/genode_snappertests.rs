@@ -176,6 +176,22 @@ fn unknown_generation_and_wrong_state_answer_results() {
 }
 
 #[test]
+fn purge_by_name_purges_only_that_generation() {
+    let (mut client, _dir) = start(CONFIG, "purge-name");
+    assert_eq!(client.init_snapshot(), Reply::NoPriorGen);
+    assert_eq!(client.take_snapshot(1, b"one"), Reply::Ok);
+    assert_eq!(client.commit_snapshot(), Reply::Ok);
+    // the name reaches the server: purge(None) would take the oldest
+    assert_ne!(
+        client.purge(Some("1999-01-01T00:00:00-00000001")),
+        Reply::Ok
+    );
+    assert_eq!(client.open_generation(None), Reply::Ok);
+    assert_eq!(client.close_generation(), Reply::Ok);
+    assert_eq!(client.purge(None), Reply::Ok);
+}
+
+#[test]
 fn closing_a_session_mid_creation_leaves_snapper_usable() {
     let (mut client, _dir) = start(CONFIG, "abort");
     assert!(matches!(

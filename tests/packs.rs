@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Counting, TestPlatform};
+use common::{payload as page, Counting, TestPlatform};
 use snapper_core::engine::{GenerationStatus, InitOutcome, Snapper};
 use snapper_core::storage::MemNode;
 use snapper_core::{Config, Error, Level, MemStorage, ObjectId, Storage, StorageError};
@@ -19,19 +19,6 @@ fn config() -> Config {
         redundancy: 0,
         ..Config::default()
     }
-}
-
-fn page(id: u64, version: u32, size: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(size);
-    let mut x = id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(version) << 32 ^ 0x5151;
-    while out.len() < size {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(size);
-    out
 }
 
 type Engine<S> = Snapper<S, TestPlatform>;

@@ -6,11 +6,13 @@
 # together with the C++ shim, into TARGET.
 #
 
-SRC_CC  += shim.cc
-LIBS    += base vfs
-INC_DIR += $(REP_DIR)/src/include $(REP_DIR)/src/genode/shim
+SHIM_DIR := $(REP_DIR)/src/genode/shim
 
-vpath shim.cc $(REP_DIR)/src/genode/shim
+SRC_CC  += $(notdir $(wildcard $(SHIM_DIR)/*.cc))
+LIBS    += base vfs
+INC_DIR += $(REP_DIR)/src/include $(SHIM_DIR)
+
+vpath %.cc $(SHIM_DIR)
 
 CARGO        ?= cargo
 CARGO_TARGET := $(CURDIR)/cargo-target

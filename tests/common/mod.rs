@@ -140,15 +140,5 @@ pub fn empty_dirs(storage: &MemStorage) -> Vec<String> {
 }
 
 /// Payload of object `id` at `version`, of `len` bytes.
-pub fn payload(id: u64, version: u32, len: usize) -> Vec<u8> {
-    let mut state =
-        id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (u64::from(version) << 40) ^ 0x5DEECE66D;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
+#[allow(unused_imports)]
+pub use snapper_testkit::payload::payload;

@@ -3,8 +3,8 @@
 # Genode headers, with the flags Genode's build system passes for an x86_64
 # component (repos/base/mk/global.mk: CC_OPT, CC_CXX_WARN_STRICT,
 # CC_CXX_OPT_STD; repos/base/mk/spec/x86_64.mk: CC_MARCH, REP_INC_DIR).
-# Compiles only (-fsyntax-only for the headers, -c for the shim into a
-# temporary object); it does not link, there is no Genode tool chain here.
+# Compiles only (-fsyntax-only for the headers, -c for each of the shim's
+# .cc files into a temporary object); it does not link, there is no Genode tool chain here.
 #
 #   GENODE_DIR=/path/to/genode sh src/genode/shim/check.sh
 #
@@ -191,6 +191,8 @@ if [ -z "$cleanup" ]; then cleanup=$out; else cleanup="$cleanup $out"; fi
 set -x
 $CXX $FLAGS $INC -x c++ -fsyntax-only "$project/src/include/snapper_session/connection.h"
 $CXX $CC_OPT $INC -x c -fsyntax-only -std=c11 -Wextra -Werror "$here/snapper_genode.h"
-$CXX $FLAGS $INC -c "$here/shim.cc" -o "$out/shim.o"
+for cc in "$here"/*.cc; do
+	$CXX $FLAGS $INC -c "$cc" -o "$out/$(basename "$cc" .cc).o"
+done
 set +x
 echo "check.sh: OK, shim and headers compile against Genode's headers"

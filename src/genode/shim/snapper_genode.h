@@ -2,7 +2,7 @@
  * \brief  C ABI between Genode (the C++ shim) and Snapper's no_std Rust code
  * \date   2026-11-24
  *
- * Two implementations exist: 'shim.cc' over Genode's API, and the Rust
+ * Two implementations exist: the shim's *.cc over Genode's API, and the Rust
  * module 'snapper_genode::host' over std, which stands in for Genode under
  * 'cargo test'. Both must keep to exactly these signatures; the Rust
  * declarations live in 'src/genode/src/sys.rs'.

@@ -1,6 +1,6 @@
 //! Safe Rust over Snapper's C ABI to Genode (`shim/snapper_genode.h`).
 //!
-//! The C++ shim (`shim/shim.cc`) owns everything Genode: the heap, the
+//! The C++ shim (`shim/*.cc`) owns everything Genode: the heap, the
 //! config ROM, the VFS, RTC and timer sessions, and the `Snapper` session's
 //! root and session components. This crate turns that ABI into Rust types;
 //! the components (`snapper`, `snappertests`) only ever use this crate.

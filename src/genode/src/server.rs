@@ -236,109 +236,6 @@ unsafe fn name<'a>(ptr: *const c_char, len: usize) -> Option<&'a str> {
     Some(core::str::from_utf8(bytes).unwrap_or("\u{fffd}"))
 }
 
-unsafe extern "C" fn init_snapshot<H: Handler>(ctx: *mut c_void, s: u64) -> u32 {
-    unsafe { handler::<H>(ctx) }
-        .init_snapshot(SessionId(s))
-        .code()
-}
-
-unsafe extern "C" fn take_snapshot<H: Handler>(
-    ctx: *mut c_void,
-    s: u64,
-    buf: *const u8,
-    buf_len: usize,
-    size: usize,
-    id: u64,
-) -> u32 {
-    // The size comes from the client: never read past the buffer.
-    if size > buf_len {
-        return Reply::PayloadTooLarge.code();
-    }
-    let payload = if size == 0 || buf.is_null() {
-        &[][..]
-    } else {
-        // SAFETY: the shim passes the session's buffer of `buf_len` bytes.
-        unsafe { core::slice::from_raw_parts(buf, size) }
-    };
-    unsafe { handler::<H>(ctx) }
-        .take_snapshot(SessionId(s), id, payload)
-        .code()
-}
-
-unsafe extern "C" fn commit_snapshot<H: Handler>(ctx: *mut c_void, s: u64) -> u32 {
-    unsafe { handler::<H>(ctx) }
-        .commit_snapshot(SessionId(s))
-        .code()
-}
-
-unsafe extern "C" fn open_generation<H: Handler>(
-    ctx: *mut c_void,
-    s: u64,
-    n: *const c_char,
-    len: usize,
-) -> u32 {
-    let name = unsafe { name(n, len) };
-    unsafe { handler::<H>(ctx) }
-        .open_generation(SessionId(s), name)
-        .code()
-}
-
-unsafe extern "C" fn restore<H: Handler>(
-    ctx: *mut c_void,
-    s: u64,
-    buf: *mut u8,
-    buf_len: usize,
-    size: usize,
-    id: u64,
-) -> u32 {
-    // A client may ask for more than the buffer holds; it gets at most the
-    // buffer (its client side copies no more than that either).
-    let len = size.min(buf_len);
-    let out = if len == 0 || buf.is_null() {
-        &mut [][..]
-    } else {
-        // SAFETY: the shim passes the session's buffer of `buf_len` bytes.
-        unsafe { core::slice::from_raw_parts_mut(buf, len) }
-    };
-    unsafe { handler::<H>(ctx) }
-        .restore(SessionId(s), id, out)
-        .code()
-}
-
-unsafe extern "C" fn close_generation<H: Handler>(ctx: *mut c_void, s: u64) -> u32 {
-    unsafe { handler::<H>(ctx) }
-        .close_generation(SessionId(s))
-        .code()
-}
-
-unsafe extern "C" fn purge<H: Handler>(
-    ctx: *mut c_void,
-    s: u64,
-    n: *const c_char,
-    len: usize,
-) -> u32 {
-    let name = unsafe { name(n, len) };
-    unsafe { handler::<H>(ctx) }
-        .purge(SessionId(s), name)
-        .code()
-}
-
-unsafe extern "C" fn purge_expired<H: Handler>(ctx: *mut c_void, s: u64) -> u32 {
-    unsafe { handler::<H>(ctx) }
-        .purge_expired(SessionId(s))
-        .code()
-}
-
-unsafe extern "C" fn purge_zombies<H: Handler>(ctx: *mut c_void, s: u64) -> u32 {
-    unsafe { handler::<H>(ctx) }
-        .purge_zombies(SessionId(s))
-        .code()
-}
-
-unsafe extern "C" fn session_closed<H: Handler>(ctx: *mut c_void, s: u64) {
-    unsafe { handler::<H>(ctx) }.session_closed(SessionId(s))
-}
-
 /// # Safety
 /// `buf` valid for `buf_len` bytes (or null), not otherwise borrowed.
 unsafe fn buffer<'a>(buf: *mut u8, buf_len: usize) -> &'a mut [u8] {
@@ -350,24 +247,93 @@ unsafe fn buffer<'a>(buf: *mut u8, buf_len: usize) -> &'a mut [u8] {
     }
 }
 
-unsafe extern "C" fn take_batch_rpc<H: Handler>(
-    ctx: *mut c_void,
-    s: u64,
-    buf: *mut u8,
-    buf_len: usize,
-) -> u32 {
-    let buf = unsafe { buffer(buf, buf_len) };
-    take_batch(unsafe { handler::<H>(ctx) }, SessionId(s), buf).code()
+/// The `extern "C"` functions the shim calls for each RPC, one per field of
+/// [`sys::sg_session_ops`], and [`trampolines::session_ops`], which fills
+/// that table for a handler type. Each gets `ctx` and the session number
+/// and hands its body the handler as `$h` and the [`SessionId`] as `$s`.
+macro_rules! trampolines {
+    ($(
+        fn $rpc:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? = |$h:ident, $s:ident| $body:expr;
+    )*) => {
+        mod trampolines {
+            use super::*;
+
+            $(
+                unsafe extern "C" fn $rpc<H: Handler>(
+                    ctx: *mut c_void,
+                    s: u64,
+                    $($arg: $ty),*
+                ) $(-> $ret)? {
+                    // SAFETY: the shim passes the `ctx` that `serve`
+                    // registered with these functions for `H`.
+                    let $h = unsafe { handler::<H>(ctx) };
+                    let $s = SessionId(s);
+                    $body
+                }
+            )*
+
+            /// The table of trampolines for handler type `H` at `ctx`.
+            pub(super) fn session_ops<H: Handler>(ctx: *mut c_void) -> sys::sg_session_ops {
+                sys::sg_session_ops { ctx, $($rpc: $rpc::<H>),* }
+            }
+        }
+    };
 }
 
-unsafe extern "C" fn restore_batch_rpc<H: Handler>(
-    ctx: *mut c_void,
-    s: u64,
-    buf: *mut u8,
-    buf_len: usize,
-) -> u32 {
-    let buf = unsafe { buffer(buf, buf_len) };
-    restore_batch(unsafe { handler::<H>(ctx) }, SessionId(s), buf).code()
+trampolines! {
+    fn init_snapshot() -> u32 = |h, s| h.init_snapshot(s).code();
+
+    fn take_snapshot(buf: *const u8, buf_len: usize, size: usize, id: u64) -> u32 = |h, s| {
+        // The size comes from the client: never read past the buffer.
+        if size > buf_len {
+            return Reply::PayloadTooLarge.code();
+        }
+        let payload = if size == 0 || buf.is_null() {
+            &[][..]
+        } else {
+            // SAFETY: the shim passes the session's buffer of `buf_len` bytes.
+            unsafe { core::slice::from_raw_parts(buf, size) }
+        };
+        h.take_snapshot(s, id, payload).code()
+    };
+
+    fn commit_snapshot() -> u32 = |h, s| h.commit_snapshot(s).code();
+
+    fn open_generation(n: *const c_char, len: usize) -> u32 = |h, s| {
+        // SAFETY: the shim passes the name's bytes and their count.
+        h.open_generation(s, unsafe { name(n, len) }).code()
+    };
+
+    fn restore(buf: *mut u8, buf_len: usize, size: usize, id: u64) -> u32 = |h, s| {
+        // A client may ask for more than the buffer holds; it gets at most
+        // the buffer (its client side copies no more than that either).
+        let len = size.min(buf_len);
+        // SAFETY: the shim passes the session's buffer of `buf_len` bytes.
+        h.restore(s, id, unsafe { buffer(buf, len) }).code()
+    };
+
+    fn close_generation() -> u32 = |h, s| h.close_generation(s).code();
+
+    fn purge(n: *const c_char, len: usize) -> u32 = |h, s| {
+        // SAFETY: the shim passes the name's bytes and their count.
+        h.purge(s, unsafe { name(n, len) }).code()
+    };
+
+    fn purge_expired() -> u32 = |h, s| h.purge_expired(s).code();
+
+    fn purge_zombies() -> u32 = |h, s| h.purge_zombies(s).code();
+
+    fn session_closed() = |h, s| h.session_closed(s);
+
+    fn take_batch(buf: *mut u8, buf_len: usize) -> u32 = |h, s| {
+        // SAFETY: the shim passes the session's buffer of `buf_len` bytes.
+        super::take_batch(h, s, unsafe { buffer(buf, buf_len) }).code()
+    };
+
+    fn restore_batch(buf: *mut u8, buf_len: usize) -> u32 = |h, s| {
+        // SAFETY: the shim passes the session's buffer of `buf_len` bytes.
+        super::restore_batch(h, s, unsafe { buffer(buf, buf_len) }).code()
+    };
 }
 
 /// Announces the `Snapper` service; each session gets a buffer of `bufsize`
@@ -375,21 +341,7 @@ unsafe extern "C" fn restore_batch_rpc<H: Handler>(
 /// shim keeps calling it until the component ends).
 pub fn serve<H: Handler + 'static>(handler: H, bufsize: usize) -> Result<(), Error> {
     let ctx = Box::into_raw(Box::new(handler)).cast::<c_void>();
-    let ops = Box::leak(Box::new(sys::sg_session_ops {
-        ctx,
-        init_snapshot: init_snapshot::<H>,
-        take_snapshot: take_snapshot::<H>,
-        commit_snapshot: commit_snapshot::<H>,
-        open_generation: open_generation::<H>,
-        restore: restore::<H>,
-        close_generation: close_generation::<H>,
-        purge: purge::<H>,
-        purge_expired: purge_expired::<H>,
-        purge_zombies: purge_zombies::<H>,
-        session_closed: session_closed::<H>,
-        take_batch: take_batch_rpc::<H>,
-        restore_batch: restore_batch_rpc::<H>,
-    }));
+    let ops = Box::leak(Box::new(trampolines::session_ops::<H>(ctx)));
     // SAFETY: `ops` and `ctx` are leaked, hence valid forever.
     let status = unsafe { sys::sg_serve(ops, bufsize) };
     if status != sys::SG_OK {

@@ -10,6 +10,28 @@ use core::ffi::{c_char, c_int, c_void};
 
 use crate::{sys, Error};
 
+/// Genode's limit on a VFS path, counting the terminating zero
+/// (`Vfs::MAX_PATH_LEN`, `repos/os/include/vfs/types.h` of 26.02).
+pub const MAX_PATH_LEN: usize = 512;
+
+/// The longest path [`Vfs`] takes: the shim adds a leading `/` and the
+/// terminating zero.
+pub const MAX_PATH: usize = MAX_PATH_LEN - 2;
+
+/// A path on the component's VFS, built without the heap. A path Genode
+/// could not take does not fit: [`path`] refuses it.
+pub type Path = heapless::String<MAX_PATH>;
+
+/// The concatenation of `parts` as a [`Path`]; [`Error::Invalid`] if it is
+/// longer than [`MAX_PATH`], as the shim would answer.
+pub fn path(parts: &[&str]) -> Result<Path, Error> {
+    let mut path = Path::new();
+    for part in parts {
+        path.push_str(part).map_err(|_| Error::Invalid)?;
+    }
+    Ok(path)
+}
+
 /// A directory entry.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct DirEntry {
@@ -27,9 +49,10 @@ pub struct Vfs {
 }
 
 /// Paths containing NUL would be cut short by the C++ side; `..` would
-/// escape the intended subtree. Refuse both before crossing the ABI.
+/// escape the intended subtree; a path over [`MAX_PATH`] the shim refuses.
+/// Refuse all three before crossing the ABI.
 fn checked(path: &str) -> Result<&str, Error> {
-    if path.bytes().any(|b| b == 0) || path.split('/').any(|c| c == "..") {
+    if path.len() > MAX_PATH || path.bytes().any(|b| b == 0) || path.split('/').any(|c| c == "..") {
         return Err(Error::Invalid);
     }
     Ok(path)
@@ -177,5 +200,18 @@ mod tests {
         assert_eq!(checked(".."), Err(Error::Invalid));
         assert_eq!(checked("a\0b"), Err(Error::Invalid));
         assert_eq!(checked("a/..b/c"), Ok("a/..b/c"));
+    }
+
+    #[test]
+    fn paths_over_genodes_limit_are_refused_not_cut() {
+        let longest = "a".repeat(MAX_PATH);
+        assert_eq!(checked(&longest), Ok(longest.as_str()));
+        assert_eq!(checked(&"a".repeat(MAX_PATH + 1)), Err(Error::Invalid));
+
+        let half = "b".repeat(MAX_PATH / 2);
+        let joined = path(&[&half, &half]).unwrap();
+        assert_eq!(joined.as_str(), std::format!("{half}{half}"));
+        assert_eq!(path(&[&half, &half, "c"]), Err(Error::Invalid));
+        assert_eq!(path(&[]).unwrap().as_str(), "");
     }
 }

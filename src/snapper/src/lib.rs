@@ -21,7 +21,7 @@ use snapper_core::{
 use snapper_genode::log::{self, Level as LogLevel};
 use snapper_genode::server::{Handler, SessionId};
 use snapper_genode::session::Reply;
-use snapper_genode::vfs::{DirEntry as VfsEntry, Vfs};
+use snapper_genode::vfs::{self, DirEntry as VfsEntry, Path, Vfs};
 use snapper_genode::{log_info, log_warning, rtc, server};
 
 /// The line the seed's run script waits for before it starts clients.
@@ -31,7 +31,7 @@ pub const READY_LINE: &str = "root snapper component created";
 pub struct VfsStorage {
     vfs: Vfs,
     /// `""` for the VFS root, else `"dir/"` (with the slash).
-    prefix: String,
+    prefix: Path,
 }
 
 fn storage_error(error: snapper_genode::Error) -> StorageError {
@@ -51,14 +51,14 @@ impl VfsStorage {
     /// `root` if missing.
     pub fn new(mut vfs: Vfs, root: &str) -> Result<VfsStorage, snapper_genode::Error> {
         let root = root.trim_matches('/');
-        let mut prefix = String::new();
+        let mut prefix = Path::new();
         for component in root.split('/').filter(|c| !c.is_empty()) {
-            prefix.push_str(component);
+            prefix = vfs::path(&[&prefix, component])?;
             match vfs.create_dir(&prefix) {
                 Ok(()) | Err(snapper_genode::Error::Exists) => {}
                 Err(e) => return Err(e),
             }
-            prefix.push('/');
+            prefix = vfs::path(&[&prefix, "/"])?;
         }
         if !prefix.is_empty() {
             vfs.sync()?;
@@ -66,18 +66,30 @@ impl VfsStorage {
         Ok(VfsStorage { vfs, prefix })
     }
 
-    fn path(&self, path: &str) -> String {
-        let mut full = String::with_capacity(self.prefix.len() + path.len());
-        full.push_str(&self.prefix);
-        full.push_str(path);
-        full
+    /// `path` below the root, on the stack. The core's own paths are
+    /// short; only a long root can make one exceed Genode's limit, which
+    /// is worth a line in the log rather than a bare I/O error.
+    fn path(&self, path: &str) -> Result<Path, StorageError> {
+        vfs::path(&[&self.prefix, path]).map_err(|_| {
+            log_warning!(
+                "path too long for Genode's VFS (at most {} bytes): {}{}",
+                vfs::MAX_PATH,
+                self.prefix,
+                path
+            );
+            StorageError::Io
+        })
     }
 
     /// The directory listed for `path`: the root itself is the prefix
     /// without its slash.
-    fn dir_path(&self, path: &str) -> String {
+    fn dir_path(&self, path: &str) -> Result<Path, StorageError> {
         if path.is_empty() {
-            String::from(self.prefix.trim_end_matches('/'))
+            let mut root = self.prefix.clone();
+            if root.ends_with('/') {
+                root.pop();
+            }
+            Ok(root)
         } else {
             self.path(path)
         }
@@ -86,27 +98,27 @@ impl VfsStorage {
 
 impl Storage for VfsStorage {
     fn create_dir(&mut self, path: &str) -> Result<(), StorageError> {
-        let path = self.path(path);
+        let path = self.path(path)?;
         self.vfs.create_dir(&path).map_err(storage_error)
     }
 
     fn write_new_file(&mut self, path: &str, parts: &[&[u8]]) -> Result<(), StorageError> {
-        let path = self.path(path);
+        let path = self.path(path)?;
         self.vfs.write_new(&path, parts).map_err(storage_error)
     }
 
     fn read_at(&mut self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError> {
-        let path = self.path(path);
+        let path = self.path(path)?;
         self.vfs.read_at(&path, offset, buf).map_err(storage_error)
     }
 
     fn file_size(&mut self, path: &str) -> Result<u64, StorageError> {
-        let path = self.path(path);
+        let path = self.path(path)?;
         self.vfs.file_size(&path).map_err(storage_error)
     }
 
     fn list_dir(&mut self, path: &str) -> Result<Vec<snapper_core::DirEntry>, StorageError> {
-        let path = self.dir_path(path);
+        let path = self.dir_path(path)?;
         let entries = self.vfs.list_dir(&path).map_err(storage_error)?;
         Ok(entries
             .into_iter()
@@ -122,12 +134,12 @@ impl Storage for VfsStorage {
     }
 
     fn remove(&mut self, path: &str) -> Result<(), StorageError> {
-        let path = self.path(path);
+        let path = self.path(path)?;
         self.vfs.remove(&path).map_err(storage_error)
     }
 
     fn rename(&mut self, from: &str, to: &str) -> Result<(), StorageError> {
-        let (from, to) = (self.path(from), self.path(to));
+        let (from, to) = (self.path(from)?, self.path(to)?);
         self.vfs.rename(&from, &to).map_err(storage_error)
     }
 
@@ -142,7 +154,7 @@ impl Storage for VfsStorage {
         // small enough for the shim to take a short read as the end of the
         // file (one READ packet), large enough for a 4 KiB page and header
         const FIRST_READ: u64 = 16 * 1024;
-        let path = self.path(path);
+        let path = self.path(path)?;
         // one byte over the limit tells "too large" apart from "exactly the limit"
         let first = limit.saturating_add(1).min(FIRST_READ) as usize;
         out.clear();
@@ -546,6 +558,47 @@ mod tests {
         storage.write_new_file("empty", &[]).unwrap();
         storage.read_file("empty", 0, &mut out).unwrap();
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_path_over_genodes_limit_is_an_error_with_a_log_line() {
+        let dir = std::env::temp_dir().join(std::format!(
+            "snapper-vfsstorage-long-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        snapper_genode::host::install("<config/>", &dir);
+        let root = "r".repeat(100);
+        let mut storage = VfsStorage::new(Vfs::init().unwrap(), &root).unwrap();
+        // root + "/" + name: one byte over the limit, and just within it
+        let over = "n".repeat(snapper_genode::vfs::MAX_PATH - root.len());
+        let within = "n".repeat(snapper_genode::vfs::MAX_PATH - root.len() - 1);
+        assert_eq!(
+            storage.write_new_file(&over, &[b"x"]),
+            Err(StorageError::Io)
+        );
+        assert!(snapper_genode::host::log_lines()
+            .iter()
+            .any(
+                |(level, line)| *level == snapper_genode::log::Level::Warning
+                    && line.starts_with("path too long for Genode's VFS")
+            ));
+        // the host file system may refuse a name this long itself: what
+        // matters is that the path reached it, i.e. no refusal by length
+        let _ = storage.write_new_file(&within, &[b"x"]);
+        assert_eq!(
+            snapper_genode::host::log_lines()
+                .iter()
+                .filter(|(_, line)| line.starts_with("path too long"))
+                .count(),
+            1
+        );
+        // a root that alone is too long does not start
+        assert_eq!(
+            VfsStorage::new(Vfs::init().unwrap(), &"r".repeat(600)).err(),
+            Some(snapper_genode::Error::Invalid)
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! - [`FaultStorage`] makes the Nth storage operation fail.
 //! - [`sweep`] runs a workload, cuts power after every operation in turn and
 //!   checks each surviving disk against the invariants of doc/DESIGN.md.
+//! - [`payload`] gives every test the same reproducible object contents.
 //! - [`fuzz`] holds the bodies of the fuzz targets, shared by `fuzz/` and the
 //!   bounded property test of the normal test suite.
 #![deny(unsafe_code)]
@@ -15,6 +16,7 @@ pub mod crash;
 pub mod fault;
 pub mod fuzz;
 pub mod image;
+pub mod payload;
 pub mod platform;
 pub mod rng;
 pub mod sweep;

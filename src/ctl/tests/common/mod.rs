@@ -29,15 +29,7 @@ impl Platform for TestPlatform {
 
 /// Content of object `id` at `version`, reproducible.
 pub fn payload(id: u64, version: u32) -> Vec<u8> {
-    let mut state = id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (u64::from(version) << 32) ^ 0xD1B5;
-    (0..SIZE)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
+    snapper_testkit::payload::payload(id, version, SIZE)
 }
 
 /// Which version each object has in generation `round` (0-based): a
