@@ -6,6 +6,8 @@
 //! - [`FaultStorage`] makes the Nth storage operation fail.
 //! - [`sweep`] runs a workload, cuts power after every operation in turn and
 //!   checks each surviving disk against the invariants of doc/DESIGN.md.
+//! - [`mount`] lets the sweeps reach their storage through another storage
+//!   path (the Genode `VfsStorage` over the host ABI) than the engine's own.
 //! - [`fuzz`] holds the bodies of the fuzz targets, shared by `fuzz/` and the
 //!   bounded property test of the normal test suite.
 #![deny(unsafe_code)]
@@ -15,12 +17,14 @@ pub mod crash;
 pub mod fault;
 pub mod fuzz;
 pub mod image;
+pub mod mount;
 pub mod platform;
 pub mod rng;
 pub mod sweep;
 
 pub use crash::{CrashStorage, Fate, MetaOrder, Op, Plan};
 pub use fault::{Fault, FaultStorage};
+pub use mount::{Direct, Mount, Shared};
 pub use platform::SimPlatform;
 pub use rng::Rng;
 
