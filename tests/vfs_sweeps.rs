@@ -9,8 +9,9 @@
 //! The host ABI keeps its component per thread: each mount installs a
 //! fresh one in the test's thread, so the tests run in parallel. Shorter
 //! than tests/crash_sweep.rs and tests/faults.rs, whose workloads these
-//! repeat over the other path: `SNAPPER_VFS_WORKLOADS` (default 8) random
-//! workloads, `SNAPPER_CRASH_SEED`.
+//! repeat over the other path: `SNAPPER_VFS_WORKLOADS` (default 16) random
+//! workloads swept for power cuts, `SNAPPER_VFS_FAULT_WORKLOADS` (default
+//! 4) for faults, `SNAPPER_CRASH_SEED`.
 
 mod common;
 
@@ -20,7 +21,8 @@ use snapper_core::{Config, DirEntry, Storage, StorageError};
 use snapper_genode::host;
 use snapper_genode::vfs::Vfs;
 use snapper_testkit::env_count;
-use snapper_testkit::sweep::{random_workload, snapshot, sweep_mounted, Figures, Step, Workload};
+use snapper_testkit::fault_sweep::{self, sweep_faults};
+use snapper_testkit::sweep::{self, snapshot, sweep_mounted, Figures, Step, Workload, T0};
 use snapper_testkit::{Mount, Shared};
 
 /// The component's `root`: the engine's paths cross the ABI below it.
@@ -159,7 +161,7 @@ fn power_cuts_through_the_vfs_with_large_packs() {
     let workload = Workload {
         name: "large packs",
         config,
-        start: 1_795_545_149,
+        start: T0,
         setup: snapshot(&objects(0)),
         steps: [
             snapshot(&objects(1)),
@@ -185,26 +187,111 @@ fn power_cuts_through_the_vfs_with_large_packs() {
 /// retention, purge_zombies, restores), fewer of them.
 #[test]
 fn power_cuts_through_the_vfs_in_random_workloads() {
-    let count = env_count("SNAPPER_VFS_WORKLOADS", 8);
+    let count = env_count("SNAPPER_VFS_WORKLOADS", 16);
     let seed = env_count("SNAPPER_CRASH_SEED", 0x5eed);
-    let mut total = Figures::default();
-    for n in 0..count {
-        let workload_seed = seed.wrapping_mul(1000).wrapping_add(n);
-        let workload = random_workload(workload_seed);
-        let figures = sweep_mounted(&Genode, &workload, 1, workload_seed, None);
-        total.cuts += figures.cuts;
-        total.outcomes += figures.outcomes;
-        for (kind, n) in figures.coverage {
-            *total.coverage.entry(kind).or_default() += n;
-        }
-        snapper_testkit::sweep::add_stats(&mut total.stats, &figures.stats);
-        total.violations.extend(
-            figures
-                .violations
-                .into_iter()
-                .map(|v| format!("workload seed {workload_seed}: {v}")),
-        );
-    }
+    let total = sweep::sweep_random_workloads(&Genode, count, seed, 1);
     report(&format!("{count} random workloads"), &total);
     assert!(total.cuts > 0);
+}
+
+/// 4 KiB packs, redundancy 2: a snapshot writes packs mid-take and at
+/// commit, and redundant copies, some read back from the packs.
+fn fault_config() -> Config {
+    Config {
+        threshold: 2,
+        redundancy: 2,
+        pack_size: 4096,
+        ..Config::default()
+    }
+}
+
+fn objects(version: u32) -> Vec<(u64, Vec<u8>)> {
+    (0..6u64)
+        .map(|id| {
+            let version = if id % 2 == 0 { version } else { 0 };
+            (
+                id,
+                payload(id, version, [0, 5, 1800, 3000][id as usize % 4]),
+            )
+        })
+        .collect()
+}
+
+fn two_generations() -> Vec<Step> {
+    [snapshot(&objects(0)), snapshot(&objects(1))].concat()
+}
+
+/// Every operation of a snapshot (changed objects, two hinted unchanged,
+/// redundant copies) fails in turn, once, for good or after the fact, with
+/// an I/O error or a full disk, with an abort or a restart after it.
+#[test]
+fn faults_through_the_vfs_during_a_snapshot() {
+    let mut steps = snapshot(&objects(2));
+    for step in steps.iter_mut() {
+        if let Step::Take(id @ (1 | 5), _) = step {
+            *step = Step::TakeUnchanged(*id);
+        }
+    }
+    let figures = sweep_faults(
+        &Genode,
+        "vfs snapshot",
+        fault_config(),
+        &two_generations(),
+        &steps,
+        true,
+    );
+    figures.assert_clean();
+    figures.assert_failed(&[
+        "create_dir",
+        "pack write",
+        "pack read",
+        "archive write",
+        "sync",
+        "rename",
+    ]);
+}
+
+/// Every operation of restores and purges fails in turn.
+#[test]
+fn faults_through_the_vfs_during_restores_and_purges() {
+    let figures = sweep_faults(
+        &Genode,
+        "vfs restore, purges",
+        fault_config(),
+        &[two_generations(), snapshot(&objects(3))].concat(),
+        &[
+            Step::Restore(0, (0..6).collect()),
+            Step::Purge(None),
+            Step::PurgeNewest,
+        ],
+        true,
+    );
+    figures.assert_clean();
+    figures.assert_failed(&[
+        "archive read",
+        "pack read",
+        "other removal",
+        "pack removal",
+        "sync",
+    ]);
+}
+
+/// Faults at every operation of random workloads (tests/faults.rs has more).
+#[test]
+fn faults_through_the_vfs_in_random_workloads() {
+    let count = env_count("SNAPPER_VFS_FAULT_WORKLOADS", 4);
+    let seed = env_count("SNAPPER_CRASH_SEED", 0x5eed);
+    let figures = fault_sweep::sweep_random_workloads(&Genode, count, seed);
+    let (runs, violations) = (figures.runs, figures.violations);
+    eprintln!(
+        "vfs faults {count} random workloads: runs {runs}  violations {}",
+        violations.len()
+    );
+    assert!(runs > 0);
+    assert!(
+        violations.is_empty(),
+        "{} violations, first ones:\n{}",
+        violations.len(),
+        violations[..violations.len().min(10)].join("\n")
+    );
 }

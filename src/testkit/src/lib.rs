@@ -3,7 +3,8 @@
 //! - [`CrashStorage`] keeps what was written apart from what is durable and
 //!   rebuilds the disk as a power cut may leave it (doc/RELIABILITY.md says
 //!   which file system behaviour it models and why).
-//! - [`FaultStorage`] makes the Nth storage operation fail.
+//! - [`FaultStorage`] makes the Nth storage operation fail; [`fault_sweep`]
+//!   fails each operation of a workload in turn and checks what is left.
 //! - [`sweep`] runs a workload, cuts power after every operation in turn and
 //!   checks each surviving disk against the invariants of doc/DESIGN.md.
 //! - [`mount`] lets the sweeps reach their storage through another storage
@@ -15,6 +16,7 @@
 
 pub mod crash;
 pub mod fault;
+pub mod fault_sweep;
 pub mod fuzz;
 pub mod image;
 pub mod mount;

@@ -426,6 +426,34 @@ pub fn cut_kind(step: &Step, op: &str) -> &'static str {
     }
 }
 
+/// Sweeps `count` seeded random workloads ([`random_workload`], seeds
+/// `seed * 1000 + n`) through `mount`, `random` random outcomes per cut;
+/// the figures summed, each violation naming its workload's seed.
+pub fn sweep_random_workloads<M: Mount>(mount: &M, count: u64, seed: u64, random: u64) -> Figures {
+    let mut total = Figures::default();
+    for n in 0..count {
+        let workload_seed = seed.wrapping_mul(1000).wrapping_add(n);
+        let workload = random_workload(workload_seed);
+        let figures = sweep_mounted(mount, &workload, random, workload_seed, None);
+        total.cuts += figures.cuts;
+        total.outcomes += figures.outcomes;
+        for (kind, n) in &figures.coverage {
+            *total.coverage.entry(kind).or_default() += n;
+        }
+        add_stats(&mut total.stats, &figures.stats);
+        total
+            .violations
+            .extend(figures.violations.into_iter().map(|v| {
+                format!(
+                    "workload seed {workload_seed} ({:?}, steps {:?}): {v}",
+                    workload.config,
+                    workload.steps.len()
+                )
+            }));
+    }
+    total
+}
+
 /// Sweeps `workload`: every cut point, `random` seeded random outcomes per
 /// metadata order besides the systematic ones.
 pub fn sweep(workload: &Workload, random: u64, seed: u64) -> Figures {
@@ -1096,7 +1124,9 @@ pub fn check_packs(disk: &MemStorage, when: &str, violations: &mut Vec<String>) 
     }
 }
 
-const RANDOM_T0: u64 = 1_795_545_149;
+/// The clock at the start of the random workloads and the fault sweeps
+/// (2026-11-24T18:32:29Z).
+pub const T0: u64 = 1_795_545_149;
 
 /// The content of object `id` at `version`, `len` bytes.
 pub fn random_payload(id: u64, version: u32, len: usize) -> Vec<u8> {
@@ -1205,7 +1235,7 @@ pub fn random_workload(seed: u64) -> Workload {
         .collect();
     let setup = snapshot(&first);
     let mut steps = Vec::new();
-    let mut clock = RANDOM_T0;
+    let mut clock = T0;
     for round in 1..=4 {
         clock += [0, 1, 30, 120][rng.index(4)];
         steps.push(Step::Clock(clock));
@@ -1221,7 +1251,7 @@ pub fn random_workload(seed: u64) -> Workload {
     Workload {
         name: "random",
         config,
-        start: RANDOM_T0,
+        start: T0,
         setup,
         steps,
     }
@@ -1289,7 +1319,7 @@ mod tests {
         let workload = Workload {
             name: "bad setup",
             config: Config::default(),
-            start: RANDOM_T0,
+            start: T0,
             setup: vec![Step::Commit],
             steps: snapshot(&[(1, b"x".to_vec())]),
         };
