@@ -282,9 +282,9 @@ fn faults_through_the_vfs_in_random_workloads() {
     let count = env_count("SNAPPER_VFS_FAULT_WORKLOADS", 4);
     let seed = env_count("SNAPPER_CRASH_SEED", 0x5eed);
     let figures = fault_sweep::sweep_random_workloads(&Genode, count, seed);
-    let (runs, violations) = (figures.runs, figures.violations);
+    let (runs, injected, violations) = (figures.runs, figures.injected, figures.violations);
     eprintln!(
-        "vfs faults {count} random workloads: runs {runs}  violations {}",
+        "vfs faults {count} random workloads: runs {runs}  injected {injected}  violations {}",
         violations.len()
     );
     assert!(runs > 0);
