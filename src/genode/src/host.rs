@@ -289,18 +289,16 @@ unsafe fn checked<'a>(
     Ok(path)
 }
 
-/// Runs `f` on the storage of the initialised VFS. The storage is taken out
-/// of its cell for the call, so a storage that calls back into the ABI
-/// finds the VFS unavailable instead of a borrowed cell.
+/// Runs `f` on the storage of the initialised VFS. A storage that called
+/// back into the ABI would find the VFS unavailable (not a panic on a
+/// borrowed cell); a panic inside `f` leaves the storage in place.
 fn with_storage<T>(
     f: impl FnOnce(&mut dyn Storage) -> Result<T, sg_status>,
 ) -> Result<T, sg_status> {
-    let Some(mut storage) = STORAGE.with(|s| s.borrow_mut().take()) else {
-        return Err(sys::SG_ERR_UNAVAILABLE);
-    };
-    let result = f(&mut *storage);
-    STORAGE.with(|s| *s.borrow_mut() = Some(storage));
-    result
+    STORAGE.with(|s| match s.try_borrow_mut().as_deref_mut() {
+        Ok(Some(storage)) => f(&mut **storage),
+        Ok(None) | Err(_) => Err(sys::SG_ERR_UNAVAILABLE),
+    })
 }
 
 /// [`with_storage`] for a call on one path.
@@ -324,7 +322,7 @@ unsafe fn on_path(
 /// an installed [`Storage`] is ready as it is.
 #[no_mangle]
 pub extern "C" fn sg_vfs_init() -> sg_status {
-    if STORAGE.with(|s| s.borrow().is_some()) {
+    if STORAGE.with(|s| s.try_borrow().is_ok_and(|s| s.is_some())) {
         return sys::SG_OK;
     }
     let storage: Box<dyn Storage + Send> = match BACKEND.with(|b| b.borrow_mut().take()) {
