@@ -9,38 +9,21 @@
 //! they interact. `SNAPPER_RANDOM_WORKLOADS` (default 24),
 //! `SNAPPER_CRASH_SEED`.
 
-use std::collections::BTreeMap;
-
-use snapper_core::SnapshotStats;
-use snapper_testkit::env_count;
-use snapper_testkit::sweep::{add_stats, random_workload, sweep};
+use snapper_testkit::sweep::{sweep_random_workloads, Figures};
+use snapper_testkit::{env_count, Direct};
 
 #[test]
 fn power_cuts_in_random_workloads() {
     let count = env_count("SNAPPER_RANDOM_WORKLOADS", 24);
     let seed = env_count("SNAPPER_CRASH_SEED", 0x5eed);
-    let (mut cuts, mut outcomes) = (0, 0);
-    let mut coverage: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut stats = SnapshotStats::default();
-    let mut violations = Vec::new();
-    for n in 0..count {
-        let workload_seed = seed.wrapping_mul(1000).wrapping_add(n);
-        let workload = random_workload(workload_seed);
-        let figures = sweep(&workload, 1, workload_seed);
-        cuts += figures.cuts;
-        outcomes += figures.outcomes;
-        for (kind, n) in &figures.coverage {
-            *coverage.entry(kind).or_default() += n;
-        }
-        add_stats(&mut stats, &figures.stats);
-        violations.extend(figures.violations.into_iter().map(|v| {
-            format!(
-                "workload seed {workload_seed} ({:?}, steps {:?}): {v}",
-                workload.config,
-                workload.steps.len()
-            )
-        }));
-    }
+    let Figures {
+        cuts,
+        outcomes,
+        coverage,
+        stats,
+        violations,
+        ..
+    } = sweep_random_workloads(&Direct, count, seed, 1);
     eprintln!(
         "crash sweep {count} random workloads: cuts {cuts}  outcomes {outcomes}  violations {}\n  cut points: {coverage:?}\n  snapshots: {stats:?}",
         violations.len()

@@ -21,6 +21,8 @@ extern crate alloc;
 
 pub mod archive;
 pub mod config;
+#[cfg(feature = "std")]
+pub mod dir;
 pub mod engine;
 pub mod error;
 pub mod format;

@@ -8,8 +8,11 @@
 //!
 //! - log: stderr, and kept per thread for tests to inspect ([`log_lines`]);
 //! - config: an XML string ([`install`]), top-level attributes only;
-//! - VFS: a host directory; a sync fsyncs every file and directory written
-//!   since the previous sync, and is counted ([`stats`]);
+//! - VFS: a host directory through the core's `DirStorage` ([`install`]; a
+//!   sync is one `syncfs`), or any [`Storage`] ([`install_storage`]: tests
+//!   put the crash and fault wrappers of snapper-testkit there, so that the
+//!   Genode storage path is swept like the core); syncs and files written
+//!   are counted ([`stats`]);
 //! - RTC: the system clock; timer: `std::time::Instant`;
 //! - Snapper session: served by direct calls in the same thread, the
 //!   "dataspace" being a heap buffer of `bufsize` bytes.
@@ -28,13 +31,15 @@ use std::alloc::{alloc, dealloc, Layout};
 use std::boxed::Box;
 use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, c_int, c_void};
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::string::{String, ToString};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use std::vec::Vec;
 use std::{eprintln, format, thread_local};
+
+use snapper_core::dir::DirStorage;
+use snapper_core::time::DateTime;
+use snapper_core::{EntryKind, Storage, StorageError};
 
 use crate::log::Level;
 use crate::sys::{self, sg_bytes, sg_rpc, sg_rtc_time, sg_session_ops, sg_status};
@@ -55,11 +60,18 @@ struct ClientSession {
     buf: Box<[u8]>,
 }
 
+/// What the component's VFS stores to, until `sg_vfs_init` opens it.
+enum Backend {
+    Dir(PathBuf),
+    Storage(Box<dyn Storage + Send>),
+}
+
 thread_local! {
     static CONFIG: RefCell<Option<String>> = const { RefCell::new(None) };
-    static VFS_ROOT: RefCell<Option<PathBuf>> = const { RefCell::new(None) };
-    static VFS_READY: Cell<bool> = const { Cell::new(false) };
-    static UNSYNCED: RefCell<Vec<PathBuf>> = const { RefCell::new(Vec::new()) };
+    static BACKEND: RefCell<Option<Backend>> = const { RefCell::new(None) };
+    /// The VFS after `sg_vfs_init`.
+    static STORAGE: RefCell<Option<Box<dyn Storage + Send>>> = const { RefCell::new(None) };
+    static VFS_NAME: RefCell<String> = const { RefCell::new(String::new()) };
     static STATS: Cell<HostStats> = Cell::new(HostStats::default());
     static SERVER: Cell<Option<(*const sg_session_ops, usize)>> = const { Cell::new(None) };
     static CLIENT: RefCell<Option<ClientSession>> = const { RefCell::new(None) };
@@ -69,13 +81,27 @@ thread_local! {
 }
 
 /// Makes this thread a fresh component with `config` (the config ROM, XML)
-/// and `vfs_root` as the root of its VFS. Forgets any previous component of
-/// this thread (a served handler is leaked, as on Genode).
+/// and host directory `vfs_root` (which must exist) as the root of its VFS.
+/// Forgets any previous component of this thread (a served handler is
+/// leaked, as on Genode).
 pub fn install(config: &str, vfs_root: &Path) {
+    install_backend(
+        config,
+        Backend::Dir(vfs_root.into()),
+        format!("VFS root {}", vfs_root.display()),
+    );
+}
+
+/// [`install`] with `storage` as the component's VFS.
+pub fn install_storage(config: &str, storage: Box<dyn Storage + Send>) {
+    install_backend(config, Backend::Storage(storage), "VFS on a Storage".into());
+}
+
+fn install_backend(config: &str, backend: Backend, name: String) {
     CONFIG.with(|c| *c.borrow_mut() = Some(config.into()));
-    VFS_ROOT.with(|r| *r.borrow_mut() = Some(vfs_root.into()));
-    VFS_READY.with(|r| r.set(false));
-    UNSYNCED.with(|u| u.borrow_mut().clear());
+    BACKEND.with(|b| *b.borrow_mut() = Some(backend));
+    STORAGE.with(|s| *s.borrow_mut() = None);
+    VFS_NAME.with(|n| *n.borrow_mut() = name);
     STATS.with(|s| s.set(HostStats::default()));
     SERVER.with(|s| s.set(None));
     CLIENT.with(|c| *c.borrow_mut() = None);
@@ -222,34 +248,32 @@ pub unsafe extern "C" fn sg_config_attributes(
  ** VFS **
  *********/
 
-fn status_of(error: &std::io::Error) -> sg_status {
-    match error.kind() {
-        ErrorKind::NotFound => sys::SG_ERR_NOT_FOUND,
-        ErrorKind::AlreadyExists => sys::SG_ERR_EXISTS,
-        ErrorKind::DirectoryNotEmpty => sys::SG_ERR_NOT_EMPTY,
-        ErrorKind::NotADirectory | ErrorKind::IsADirectory => sys::SG_ERR_WRONG_KIND,
-        ErrorKind::StorageFull => sys::SG_ERR_NO_SPACE,
-        ErrorKind::OutOfMemory => sys::SG_ERR_NO_MEMORY,
-        _ => sys::SG_ERR_IO,
+fn status_of(error: StorageError) -> sg_status {
+    match error {
+        StorageError::NotFound => sys::SG_ERR_NOT_FOUND,
+        StorageError::AlreadyExists => sys::SG_ERR_EXISTS,
+        StorageError::NotEmpty => sys::SG_ERR_NOT_EMPTY,
+        StorageError::WrongKind => sys::SG_ERR_WRONG_KIND,
+        StorageError::NoSpace => sys::SG_ERR_NO_SPACE,
+        StorageError::Io => sys::SG_ERR_IO,
     }
 }
 
-/// The host path for a VFS path, refusing what Genode's VFS would not take
-/// (the VFS's 512-byte path limit included) or what would leave the root.
+/// A VFS path as the storage takes it, refusing what Genode's VFS would not
+/// take (the VFS's 512-byte path limit included) or what would leave the
+/// root; `""` (the root) only where `allow_root`.
 ///
 /// # Safety
 /// `ptr` valid for `len` bytes or `len == 0`.
-unsafe fn resolve(ptr: *const c_char, len: usize, allow_root: bool) -> Result<PathBuf, sg_status> {
-    if !VFS_READY.with(|r| r.get()) {
-        return Err(sys::SG_ERR_UNAVAILABLE);
-    }
-    let root = VFS_ROOT
-        .with(|r| r.borrow().clone())
-        .ok_or(sys::SG_ERR_UNAVAILABLE)?;
+unsafe fn checked<'a>(
+    ptr: *const c_char,
+    len: usize,
+    allow_root: bool,
+) -> Result<&'a str, sg_status> {
     let path = unsafe { text(ptr, len) }.ok_or(sys::SG_ERR_INVALID)?;
     if path.is_empty() {
         return if allow_root {
-            Ok(root)
+            Ok(path)
         } else {
             Err(sys::SG_ERR_INVALID)
         };
@@ -262,42 +286,70 @@ unsafe fn resolve(ptr: *const c_char, len: usize, allow_root: bool) -> Result<Pa
     {
         return Err(sys::SG_ERR_INVALID);
     }
-    Ok(root.join(path))
+    Ok(path)
 }
 
-/// Host `sg_vfs_init`: the installed directory must exist.
+/// Runs `f` on the storage of the initialised VFS. A storage that called
+/// back into the ABI would find the VFS unavailable (not a panic on a
+/// borrowed cell); a panic inside `f` leaves the storage in place.
+fn with_storage<T>(
+    f: impl FnOnce(&mut dyn Storage) -> Result<T, sg_status>,
+) -> Result<T, sg_status> {
+    STORAGE.with(|s| match s.try_borrow_mut().as_deref_mut() {
+        Ok(Some(storage)) => f(&mut **storage),
+        Ok(None) | Err(_) => Err(sys::SG_ERR_UNAVAILABLE),
+    })
+}
+
+/// [`with_storage`] for a call on one path.
+///
+/// # Safety
+/// `ptr` valid for `len` bytes or `len == 0`.
+unsafe fn on_path(
+    ptr: *const c_char,
+    len: usize,
+    allow_root: bool,
+    f: impl FnOnce(&mut dyn Storage, &str) -> Result<(), StorageError>,
+) -> sg_status {
+    let result = with_storage(|storage| {
+        let path = unsafe { checked(ptr, len, allow_root) }?;
+        f(storage, path).map_err(status_of)
+    });
+    result.err().unwrap_or(sys::SG_OK)
+}
+
+/// Host `sg_vfs_init`: a directory installed with [`install`] must exist;
+/// an installed [`Storage`] is ready as it is.
 #[no_mangle]
 pub extern "C" fn sg_vfs_init() -> sg_status {
-    match VFS_ROOT.with(|r| r.borrow().clone()) {
-        Some(root) if root.is_dir() => {
-            VFS_READY.with(|r| r.set(true));
-            sys::SG_OK
-        }
-        _ => sys::SG_ERR_UNAVAILABLE,
+    if STORAGE.with(|s| s.try_borrow().is_ok_and(|s| s.is_some())) {
+        return sys::SG_OK;
     }
-}
-
-fn remember_unsynced(path: &Path) {
-    UNSYNCED.with(|u| u.borrow_mut().push(path.into()));
+    let storage: Box<dyn Storage + Send> = match BACKEND.with(|b| b.borrow_mut().take()) {
+        None => return sys::SG_ERR_UNAVAILABLE,
+        Some(Backend::Storage(storage)) => storage,
+        // DirStorage::open would create a missing root; a component's VFS
+        // root is there or the VFS is unavailable.
+        Some(Backend::Dir(root)) if !root.is_dir() => {
+            BACKEND.with(|b| *b.borrow_mut() = Some(Backend::Dir(root)));
+            return sys::SG_ERR_UNAVAILABLE;
+        }
+        Some(Backend::Dir(root)) => match DirStorage::open(root) {
+            Ok(dir) => Box::new(dir),
+            Err(_) => return sys::SG_ERR_UNAVAILABLE,
+        },
+    };
+    STORAGE.with(|s| *s.borrow_mut() = Some(storage));
+    sys::SG_OK
 }
 
 /// Host `sg_vfs_create_dir`.
 #[no_mangle]
 pub unsafe extern "C" fn sg_vfs_create_dir(path: *const c_char, len: usize) -> sg_status {
-    let path = match unsafe { resolve(path, len, false) } {
-        Ok(p) => p,
-        Err(s) => return s,
-    };
-    match fs::create_dir(&path) {
-        Ok(()) => {
-            remember_unsynced(&path);
-            sys::SG_OK
-        }
-        Err(e) => status_of(&e),
-    }
+    unsafe { on_path(path, len, false, |s, path| s.create_dir(path)) }
 }
 
-/// Host `sg_vfs_write_new`: no fsync here, as on Genode.
+/// Host `sg_vfs_write_new`: no sync here, as on Genode.
 #[no_mangle]
 pub unsafe extern "C" fn sg_vfs_write_new(
     path: *const c_char,
@@ -305,27 +357,20 @@ pub unsafe extern "C" fn sg_vfs_write_new(
     parts: *const sg_bytes,
     num_parts: usize,
 ) -> sg_status {
-    let path = match unsafe { resolve(path, len, false) } {
-        Ok(p) => p,
-        Err(s) => return s,
-    };
     let parts = if parts.is_null() || num_parts == 0 {
         &[][..]
     } else {
         unsafe { std::slice::from_raw_parts(parts, num_parts) }
     };
-    let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
-        Ok(f) => f,
-        Err(e) => return status_of(&e),
-    };
-    for part in parts {
-        if let Err(e) = file.write_all(unsafe { slice(part.ptr, part.len) }) {
-            return status_of(&e);
-        }
+    let parts: Vec<&[u8]> = parts
+        .iter()
+        .map(|part| unsafe { slice(part.ptr, part.len) })
+        .collect();
+    let result = unsafe { on_path(path, len, false, |s, path| s.write_new_file(path, &parts)) };
+    if result == sys::SG_OK {
+        count(|s| s.files_written += 1);
     }
-    remember_unsynced(&path);
-    count(|s| s.files_written += 1);
-    sys::SG_OK
+    result
 }
 
 /// Host `sg_vfs_read_at`.
@@ -339,36 +384,18 @@ pub unsafe extern "C" fn sg_vfs_read_at(
     out_read: *mut usize,
 ) -> sg_status {
     unsafe { *out_read = 0 };
-    let path = match unsafe { resolve(path, len, false) } {
-        Ok(p) => p,
-        Err(s) => return s,
-    };
-    if path.is_dir() {
-        return sys::SG_ERR_WRONG_KIND;
-    }
-    let mut file = match File::open(&path) {
-        Ok(f) => f,
-        Err(e) => return status_of(&e),
-    };
-    if let Err(e) = file.seek(SeekFrom::Start(offset)) {
-        return status_of(&e);
-    }
     let out = if buf.is_null() || buf_len == 0 {
         &mut [][..]
     } else {
         unsafe { std::slice::from_raw_parts_mut(buf, buf_len) }
     };
-    let mut total = 0;
-    while total < out.len() {
-        match file.read(&mut out[total..]) {
-            Ok(0) => break,
-            Ok(n) => total += n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return status_of(&e),
-        }
+    unsafe {
+        on_path(path, len, false, |s, path| {
+            let read = s.read_at(path, offset, out)?;
+            *out_read = read;
+            Ok(())
+        })
     }
-    unsafe { *out_read = total };
-    sys::SG_OK
 }
 
 /// Host `sg_vfs_file_size`.
@@ -379,21 +406,16 @@ pub unsafe extern "C" fn sg_vfs_file_size(
     out_size: *mut u64,
 ) -> sg_status {
     unsafe { *out_size = 0 };
-    let path = match unsafe { resolve(path, len, false) } {
-        Ok(p) => p,
-        Err(s) => return s,
-    };
-    match fs::metadata(&path) {
-        Ok(m) if m.is_file() => {
-            unsafe { *out_size = m.len() };
-            sys::SG_OK
-        }
-        Ok(_) => sys::SG_ERR_WRONG_KIND,
-        Err(e) => status_of(&e),
+    unsafe {
+        on_path(path, len, false, |s, path| {
+            *out_size = s.file_size(path)?;
+            Ok(())
+        })
     }
 }
 
-/// Host `sg_vfs_list_dir`.
+/// Host `sg_vfs_list_dir`: the callback runs after the listing, with the
+/// storage back in place.
 #[no_mangle]
 pub unsafe extern "C" fn sg_vfs_list_dir(
     path: *const c_char,
@@ -401,50 +423,25 @@ pub unsafe extern "C" fn sg_vfs_list_dir(
     ctx: *mut c_void,
     f: sys::sg_dirent_fn,
 ) -> sg_status {
-    let path = match unsafe { resolve(path, len, true) } {
-        Ok(p) => p,
-        Err(s) => return s,
+    let mut entries = Vec::new();
+    let result = unsafe {
+        on_path(path, len, true, |s, path| {
+            entries = s.list_dir(path)?;
+            Ok(())
+        })
     };
-    if path.is_file() {
-        return sys::SG_ERR_WRONG_KIND;
-    }
-    let entries = match fs::read_dir(&path) {
-        Ok(e) => e,
-        Err(e) => return status_of(&e),
-    };
-    for entry in entries {
-        let entry = match entry {
-            Ok(e) => e,
-            Err(e) => return status_of(&e),
-        };
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+    for entry in &entries {
+        let is_dir = entry.kind == EntryKind::Dir;
+        let name = &entry.name;
         unsafe { f(ctx, name.as_ptr().cast(), name.len(), c_int::from(is_dir)) };
     }
-    sys::SG_OK
+    result
 }
 
 /// Host `sg_vfs_remove`: a file, or an empty directory.
 #[no_mangle]
 pub unsafe extern "C" fn sg_vfs_remove(path: *const c_char, len: usize) -> sg_status {
-    let path = match unsafe { resolve(path, len, false) } {
-        Ok(p) => p,
-        Err(s) => return s,
-    };
-    let result = match fs::symlink_metadata(&path) {
-        Ok(m) if m.is_dir() => fs::remove_dir(&path),
-        Ok(_) => fs::remove_file(&path),
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(()) => {
-            if let Some(parent) = path.parent() {
-                remember_unsynced(parent);
-            }
-            sys::SG_OK
-        }
-        Err(e) => status_of(&e),
-    }
+    unsafe { on_path(path, len, false, |s, path| s.remove(path)) }
 }
 
 /// Host `sg_vfs_rename`: refuses an existing target, as the shim does.
@@ -455,76 +452,37 @@ pub unsafe extern "C" fn sg_vfs_rename(
     to: *const c_char,
     to_len: usize,
 ) -> sg_status {
-    let (from, to) = match unsafe { (resolve(from, from_len, false), resolve(to, to_len, false)) } {
-        (Ok(f), Ok(t)) => (f, t),
-        (Err(s), _) | (_, Err(s)) => return s,
-    };
-    if fs::symlink_metadata(&to).is_ok() {
-        return sys::SG_ERR_EXISTS;
-    }
-    match fs::rename(&from, &to) {
-        Ok(()) => {
-            remember_unsynced(&to);
-            if let Some(parent) = to.parent() {
-                remember_unsynced(parent);
-            }
-            sys::SG_OK
-        }
-        Err(e) => status_of(&e),
-    }
+    let result = with_storage(|storage| {
+        let (from, to) = unsafe { (checked(from, from_len, false)?, checked(to, to_len, false)?) };
+        storage.rename(from, to).map_err(status_of)
+    });
+    result.err().unwrap_or(sys::SG_OK)
 }
 
-/// Host `sg_vfs_sync`: fsyncs what changed since the last sync, and the
-/// directories holding it, so that on the host too the data is durable.
+/// Host `sg_vfs_sync`: the storage's sync (`syncfs` for a directory).
 #[no_mangle]
 pub extern "C" fn sg_vfs_sync() -> sg_status {
-    if !VFS_READY.with(|r| r.get()) {
-        return sys::SG_ERR_UNAVAILABLE;
-    }
-    count(|s| s.syncs += 1);
-    let mut paths = UNSYNCED.with(|u| std::mem::take(&mut *u.borrow_mut()));
-    let parents: Vec<PathBuf> = paths
-        .iter()
-        .filter_map(|p| p.parent().map(Path::to_path_buf))
-        .collect();
-    paths.extend(parents);
-    paths.sort();
-    paths.dedup();
-    for path in paths {
-        // Removed since written: nothing left to make durable.
-        if let Ok(file) = File::open(&path) {
-            if let Err(e) = file.sync_all() {
-                return status_of(&e);
-            }
-        }
-    }
-    sys::SG_OK
+    let result = with_storage(|s| {
+        count(|s| s.syncs += 1);
+        s.sync().map_err(status_of)
+    });
+    result.err().unwrap_or(sys::SG_OK)
 }
 
 /*****************
  ** RTC, timer **
  *****************/
 
-/// Civil UTC time of `unix` seconds (Howard Hinnant's civil_from_days).
-pub fn civil_from_unix(unix: u64) -> sg_rtc_time {
-    let days = (unix / 86_400) as i64;
-    let rem = unix % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+/// The RTC's reading of `unix` seconds (the core's calendar code).
+pub fn rtc_time(unix: u64) -> sg_rtc_time {
+    let t = DateTime::from_unix(unix);
     sg_rtc_time {
-        year: year as u32,
-        month: month as u32,
-        day: day as u32,
-        hour: (rem / 3_600) as u32,
-        minute: (rem % 3_600 / 60) as u32,
-        second: (rem % 60) as u32,
+        year: t.year,
+        month: t.month,
+        day: t.day,
+        hour: t.hour,
+        minute: t.minute,
+        second: t.second,
         microsecond: 0,
     }
 }
@@ -535,7 +493,7 @@ pub unsafe extern "C" fn sg_rtc_now(out: *mut sg_rtc_time) -> sg_status {
     let Ok(now) = SystemTime::now().duration_since(UNIX_EPOCH) else {
         return sys::SG_ERR_IO;
     };
-    let mut t = civil_from_unix(now.as_secs());
+    let mut t = rtc_time(now.as_secs());
     t.microsecond = now.subsec_micros();
     unsafe { *out = t };
     sys::SG_OK
@@ -679,8 +637,8 @@ pub extern "C" fn sg_client_close() {
 
 /// A one-line description for test failure messages.
 pub fn describe() -> String {
-    let root = VFS_ROOT.with(|r| r.borrow().clone());
-    format!("host component, VFS root {root:?}, {:?}", stats())
+    let vfs = VFS_NAME.with(|n| n.borrow().clone());
+    format!("host component, {vfs}, {:?}", stats())
 }
 
 #[cfg(test)]
@@ -688,6 +646,8 @@ mod tests {
     use super::*;
     use crate::vfs::{DirEntry, Vfs};
     use crate::Error;
+    use snapper_core::MemStorage;
+    use std::fs;
 
     fn temp_dir(tag: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("snapper-genode-{tag}-{}", std::process::id()));
@@ -725,6 +685,76 @@ mod tests {
     fn vfs_maps_onto_a_host_directory() {
         let dir = temp_dir("vfs");
         install("<config/>", &dir);
+        vfs_behaves_like_genodes();
+    }
+
+    #[test]
+    fn vfs_maps_onto_an_installed_storage() {
+        install_storage("<config/>", Box::new(MemStorage::new()));
+        vfs_behaves_like_genodes();
+    }
+
+    /// A storage whose every call fails with one error.
+    struct Failing(StorageError);
+
+    impl Storage for Failing {
+        fn create_dir(&mut self, _: &str) -> Result<(), StorageError> {
+            Err(self.0)
+        }
+        fn write_new_file(&mut self, _: &str, _: &[&[u8]]) -> Result<(), StorageError> {
+            Err(self.0)
+        }
+        fn read_at(&mut self, _: &str, _: u64, _: &mut [u8]) -> Result<usize, StorageError> {
+            Err(self.0)
+        }
+        fn file_size(&mut self, _: &str) -> Result<u64, StorageError> {
+            Err(self.0)
+        }
+        fn list_dir(&mut self, _: &str) -> Result<Vec<snapper_core::DirEntry>, StorageError> {
+            Err(self.0)
+        }
+        fn remove(&mut self, _: &str) -> Result<(), StorageError> {
+            Err(self.0)
+        }
+        fn rename(&mut self, _: &str, _: &str) -> Result<(), StorageError> {
+            Err(self.0)
+        }
+        fn sync(&mut self) -> Result<(), StorageError> {
+            Err(self.0)
+        }
+    }
+
+    /// Every storage error crosses the ABI as its own status, on every call.
+    #[test]
+    fn every_storage_error_crosses_the_abi_as_its_status() {
+        let cases = [
+            (StorageError::NotFound, Error::NotFound),
+            (StorageError::AlreadyExists, Error::Exists),
+            (StorageError::NotEmpty, Error::NotEmpty),
+            (StorageError::WrongKind, Error::WrongKind),
+            (StorageError::NoSpace, Error::NoSpace),
+            (StorageError::Io, Error::Io),
+        ];
+        for (error, expected) in cases {
+            install_storage("<config/>", Box::new(Failing(error)));
+            let mut vfs = Vfs::init().unwrap();
+            let mut buf = [0u8; 4];
+            let got = [
+                vfs.create_dir("a"),
+                vfs.write_new("a", &[b"x"]),
+                vfs.read_at("a", 0, &mut buf).map(drop),
+                vfs.file_size("a").map(drop),
+                vfs.list_dir("").map(drop),
+                vfs.remove("a"),
+                vfs.rename("a", "b"),
+                vfs.sync(),
+            ];
+            assert_eq!(got, [Err(expected); 8], "{error:?}");
+            assert_eq!(stats().files_written, 0);
+        }
+    }
+
+    fn vfs_behaves_like_genodes() {
         let mut vfs = Vfs::init().unwrap();
         vfs.create_dir("a").unwrap();
         assert_eq!(vfs.create_dir("a"), Err(Error::Exists));
@@ -762,6 +792,9 @@ mod tests {
         vfs.remove("a/h").unwrap();
         vfs.remove("a").unwrap();
         assert_eq!(vfs.list_dir(""), Ok(std::vec![]));
+        assert_eq!(vfs.write_new("nodir/f", &[b"x"]), Err(Error::NotFound));
+        assert_eq!(vfs.remove("gone"), Err(Error::NotFound));
+        assert_eq!(vfs.rename("gone", "other"), Err(Error::NotFound));
     }
 
     #[test]
@@ -776,10 +809,10 @@ mod tests {
 
     #[test]
     fn civil_time_matches_known_dates() {
-        let t = civil_from_unix(0);
+        let t = rtc_time(0);
         assert_eq!((t.year, t.month, t.day, t.hour), (1970, 1, 1, 0));
         // 2024-02-29T12:34:56Z, a leap day
-        let t = civil_from_unix(1_709_210_096);
+        let t = rtc_time(1_709_210_096);
         assert_eq!(
             (t.year, t.month, t.day, t.hour, t.minute, t.second),
             (2024, 2, 29, 12, 34, 56)

@@ -44,6 +44,7 @@ use crate::crash::CrashStorage;
 use crate::image::{
     damaged_packs, empty_dirs, files, missing_files, payload_counts, unreferenced_files, used_packs,
 };
+use crate::mount::{Direct, Mount, Shared};
 use crate::platform::SimPlatform;
 
 /// Objects by id: the content a generation must restore.
@@ -425,28 +426,64 @@ pub fn cut_kind(step: &Step, op: &str) -> &'static str {
     }
 }
 
+/// Sweeps `count` seeded random workloads ([`random_workload`], seeds
+/// `seed * 1000 + n`) through `mount`, `random` random outcomes per cut;
+/// the figures summed, each violation naming its workload's seed.
+pub fn sweep_random_workloads<M: Mount>(mount: &M, count: u64, seed: u64, random: u64) -> Figures {
+    let mut total = Figures::default();
+    for n in 0..count {
+        let workload_seed = seed.wrapping_mul(1000).wrapping_add(n);
+        let workload = random_workload(workload_seed);
+        let figures = sweep_mounted(mount, &workload, random, workload_seed, None);
+        total.cuts += figures.cuts;
+        total.outcomes += figures.outcomes;
+        for (kind, n) in &figures.coverage {
+            *total.coverage.entry(kind).or_default() += n;
+        }
+        add_stats(&mut total.stats, &figures.stats);
+        total
+            .violations
+            .extend(figures.violations.into_iter().map(|v| {
+                format!(
+                    "workload seed {workload_seed} ({:?}, steps {:?}): {v}",
+                    workload.config,
+                    workload.steps.len()
+                )
+            }));
+    }
+    total
+}
+
 /// Sweeps `workload`: every cut point, `random` seeded random outcomes per
 /// metadata order besides the systematic ones.
 pub fn sweep(workload: &Workload, random: u64, seed: u64) -> Figures {
-    sweep_workload(workload, random, seed, None)
+    sweep_mounted(&Direct, workload, random, seed, None)
 }
 
 /// The same sweep, plus a second power cut during the recovery from some
 /// outcomes of each first cut: the recovery (purge_zombies, a snapshot, a
 /// purge) is swept in turn, over about `per_cut` outcomes of each cut.
 pub fn sweep_nested(workload: &Workload, random: u64, seed: u64, per_cut: usize) -> Figures {
-    sweep_workload(workload, random, seed, Some(per_cut))
+    sweep_mounted(&Direct, workload, random, seed, Some(per_cut))
 }
 
-/// Both sweeps: the setup (run without cuts, and checked: a setup that
-/// fails is a violation, not a silent start from somewhere else), then the
-/// swept steps.
-fn sweep_workload(workload: &Workload, random: u64, seed: u64, nested: Option<usize>) -> Figures {
+/// Both sweeps, with the engine reaching the storage through `mount` (the
+/// recoveries checked after each cut too): the setup (run without cuts,
+/// and checked: a setup that fails is a violation, not a silent start from
+/// somewhere else), then the swept steps; `nested` as in [`sweep_nested`].
+pub fn sweep_mounted<M: Mount>(
+    mount: &M,
+    workload: &Workload,
+    random: u64,
+    seed: u64,
+    nested: Option<usize>,
+) -> Figures {
     let mut figures = Figures::default();
     let platform = SimPlatform::at(workload.start);
     let mut setup_run = Run::default();
+    let disk = Shared::new(CrashStorage::over(MemStorage::new()));
     let Ok(mut snapper) = Snapper::open(
-        CrashStorage::over(MemStorage::new()),
+        mount.mount(disk.handle()),
         platform.clone(),
         workload.config,
     ) else {
@@ -469,8 +506,10 @@ fn sweep_workload(workload: &Workload, random: u64, seed: u64, nested: Option<us
         ));
         return figures;
     }
-    let start = snapper.into_storage().inner().clone();
+    drop(snapper);
+    let start = disk.lock().inner().clone();
     sweep_from(
+        mount,
         &Start {
             name: workload.name,
             config: workload.config,
@@ -508,7 +547,8 @@ fn recovery_steps() -> Vec<Step> {
     ]
 }
 
-fn sweep_from(
+fn sweep_from<M: Mount>(
+    mount: &M,
     from: &Start,
     steps: &[Step],
     random: u64,
@@ -534,7 +574,8 @@ fn sweep_from(
             content: from.content.clone(),
             ..Run::default()
         };
-        let storage = CrashStorage::over(start.clone()).check_deletions();
+        let disk = Shared::new(CrashStorage::over(start.clone()).check_deletions());
+        let storage = mount.mount(disk.handle());
         let Ok(mut snapper) = Snapper::open(storage, platform.clone(), workload.config) else {
             figures
                 .violations
@@ -547,7 +588,7 @@ fn sweep_from(
             &workload.steps,
             &mut run,
             |_| false,
-            |s| s.ops(),
+            |_| disk.lock().ops(),
         );
         // Refusals a workload may provoke on purpose (a purge below the
         // floor, a commit with nothing in it) are fine; a failure of the
@@ -571,13 +612,15 @@ fn sweep_from(
             ));
             return figures;
         }
-        for path in snapper.storage().early_deletions() {
+        drop(snapper);
+        let disk = disk.lock();
+        for path in disk.early_deletions() {
             figures.violations.push(format!(
                 "{}: deleted {path} while a durable archive referenced it",
                 workload.name
             ));
         }
-        for what in snapper.storage().overwrites() {
+        for what in disk.overwrites() {
             figures.violations.push(format!(
                 "{}: tried to overwrite an existing name: {what}",
                 workload.name
@@ -586,7 +629,7 @@ fn sweep_from(
         // What each cut point is: the trace holds one line per cut point,
         // run.ops_after says which step made it.
         let mut step = 0;
-        for (index, op) in snapper.storage().trace().iter().enumerate() {
+        for (index, op) in disk.trace().iter().enumerate() {
             while run
                 .ops_after
                 .get(step)
@@ -599,7 +642,7 @@ fn sweep_from(
             }
         }
         figures.stats = run.stats;
-        let total = snapper.storage().ops();
+        let total = disk.ops();
         (run, total)
     };
     let (reference, total) = reference;
@@ -622,20 +665,24 @@ fn sweep_from(
             content: from.content.clone(),
             ..Run::default()
         };
-        let storage = CrashStorage::over(start.clone()).cut_after(cut);
+        let disk = Shared::new(CrashStorage::over(start.clone()).cut_after(cut));
+        let storage = mount.mount(disk.handle());
         let Ok(mut snapper) = Snapper::open(storage, platform.clone(), workload.config) else {
             figures
                 .violations
                 .push(format!("{}: cut {cut}: open failed", workload.name));
             continue;
         };
-        run_steps(&mut snapper, &platform, &workload.steps, &mut run, |s| {
-            s.is_cut()
+        run_steps(&mut snapper, &platform, &workload.steps, &mut run, |_| {
+            disk.lock().is_cut()
         });
+        // The checks below mount engines of their own.
+        drop(snapper);
+        let disk = disk.lock();
         let label = format!(
             "{} cut after op {cut}/{total} ({})",
             workload.name,
-            snapper.storage().trace().last().map_or("", String::as_str)
+            disk.trace().last().map_or("", String::as_str)
         );
         for panic in &run.panics {
             figures.violations.push(format!("{label}: {panic}"));
@@ -665,14 +712,13 @@ fn sweep_from(
             required,
             forbidden,
         };
-        let outcomes = snapper
-            .storage()
-            .outcomes(random, seed ^ cut.wrapping_mul(0x100_0000_01B3));
+        let outcomes = disk.outcomes(random, seed ^ cut.wrapping_mul(0x100_0000_01B3));
         let stride = nested.map_or(0, |per_cut| (outcomes.len() / per_cut.max(1)).max(1));
         for (n, disk) in outcomes.into_iter().enumerate() {
             figures.outcomes += 1;
             if stride > 0 && n % stride == 0 {
                 let mut second = sweep_from(
+                    mount,
                     &Start {
                         name: from.name,
                         config: from.config,
@@ -693,7 +739,7 @@ fn sweep_from(
                         .push(format!("{label}, outcome {n}, then during recovery: {v}"));
                 }
             }
-            for v in check_recovery(disk, &expect) {
+            for v in check_recovery_mounted(mount, disk, &expect) {
                 figures
                     .violations
                     .push(format!("{label}, outcome {n}: {v}"));
@@ -720,8 +766,19 @@ pub struct Expect<'a> {
 /// Opens a manager over `disk` and checks the invariants listed in the
 /// module documentation; returns what broke.
 pub fn check_recovery(disk: MemStorage, expect: &Expect<'_>) -> Vec<String> {
+    check_recovery_mounted(&Direct, disk, expect)
+}
+
+/// [`check_recovery`], the engine reaching `disk` through `mount`.
+pub fn check_recovery_mounted<M: Mount>(
+    mount: &M,
+    disk: MemStorage,
+    expect: &Expect<'_>,
+) -> Vec<String> {
     let mut violations = Vec::new();
-    let outcome = catch_unwind(AssertUnwindSafe(|| recover(disk, expect, &mut violations)));
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        recover(mount, disk, expect, &mut violations)
+    }));
     if let Err(panic) = outcome {
         violations.push(format!("panicked: {}", panic_text(&*panic)));
     }
@@ -764,7 +821,12 @@ pub fn restore_matches<S: Storage, P: snapper_core::Platform>(
     result
 }
 
-fn recover(disk: MemStorage, expect: &Expect<'_>, violations: &mut Vec<String>) {
+fn recover<M: Mount>(
+    mount: &M,
+    disk: MemStorage,
+    expect: &Expect<'_>,
+    violations: &mut Vec<String>,
+) {
     let names_on_disk: Vec<String> = disk
         .nodes()
         .keys()
@@ -785,7 +847,12 @@ fn recover(disk: MemStorage, expect: &Expect<'_>, violations: &mut Vec<String>) 
         expiration: 0,
         ..expect.config
     };
-    let mut snapper = match Snapper::open(disk, SimPlatform::at(expect.clock), look) {
+    let disk = Shared::new(disk);
+    let mut snapper = match Snapper::open(
+        mount.mount(disk.handle()),
+        SimPlatform::at(expect.clock),
+        look,
+    ) {
         Ok(snapper) => snapper,
         Err(e) => {
             violations.push(format!("open failed: {e}"));
@@ -840,9 +907,9 @@ fn recover(disk: MemStorage, expect: &Expect<'_>, violations: &mut Vec<String>) 
     }
     // What the crash left: used packs intact, counts as on disk, and the
     // manager's list of unused files the independent one.
-    check_packs(snapper.storage(), "after the crash", violations);
-    check_refcounts(&snapper, snapper.storage(), "after the crash", violations);
-    let garbage = unreferenced_files(snapper.storage());
+    check_packs(&disk.lock(), "after the crash", violations);
+    check_refcounts(&snapper, &disk.lock(), "after the crash", violations);
+    let garbage = unreferenced_files(&disk.lock());
     match snapper.unused_files() {
         Ok(unused) if unused.iter().cloned().collect::<BTreeSet<_>>() == garbage => {}
         Ok(unused) => violations.push(format!(
@@ -850,8 +917,12 @@ fn recover(disk: MemStorage, expect: &Expect<'_>, violations: &mut Vec<String>) 
         )),
         Err(e) => violations.push(format!("unused_files: {e}")),
     }
-    let disk = snapper.into_storage();
-    let mut snapper = match Snapper::open(disk, SimPlatform::at(expect.clock), expect.config) {
+    drop(snapper);
+    let mut snapper = match Snapper::open(
+        mount.mount(disk.handle()),
+        SimPlatform::at(expect.clock),
+        expect.config,
+    ) {
         Ok(snapper) => snapper,
         Err(e) => {
             violations.push(format!("second open failed: {e}"));
@@ -873,13 +944,8 @@ fn recover(disk: MemStorage, expect: &Expect<'_>, violations: &mut Vec<String>) 
     if let Err(e) = snapper.purge_zombies() {
         violations.push(format!("purge_zombies: {e}"));
     }
-    check_clean(snapper.storage(), "after purge_zombies", violations);
-    check_refcounts(
-        &snapper,
-        snapper.storage(),
-        "after purge_zombies",
-        violations,
-    );
+    check_clean(&disk.lock(), "after purge_zombies", violations);
+    check_refcounts(&snapper, &disk.lock(), "after purge_zombies", violations);
 
     // The next snapshot: every object of the latest generation, half of
     // them changed, and one new object.
@@ -946,10 +1012,10 @@ fn recover(disk: MemStorage, expect: &Expect<'_>, violations: &mut Vec<String>) 
             }
         }
     }
-    check_clean(snapper.storage(), "after the next snapshot", violations);
+    check_clean(&disk.lock(), "after the next snapshot", violations);
     check_refcounts(
         &snapper,
-        snapper.storage(),
+        &disk.lock(),
         "after the next snapshot",
         violations,
     );
@@ -958,13 +1024,8 @@ fn recover(disk: MemStorage, expect: &Expect<'_>, violations: &mut Vec<String>) 
         Ok(()) | Err(Error::PurgeDenied) => {}
         Err(e) => violations.push(format!("purge after recovery: {e}")),
     }
-    check_clean(snapper.storage(), "after the next purge", violations);
-    check_refcounts(
-        &snapper,
-        snapper.storage(),
-        "after the next purge",
-        violations,
-    );
+    check_clean(&disk.lock(), "after the next purge", violations);
+    check_refcounts(&snapper, &disk.lock(), "after the next purge", violations);
     if let Err(e) = restore_matches(&mut snapper, &newest.name, &next) {
         if valid_names(&snapper).contains(&newest.name) {
             violations.push(format!("after the next purge: {e}"));
@@ -1063,7 +1124,9 @@ pub fn check_packs(disk: &MemStorage, when: &str, violations: &mut Vec<String>) 
     }
 }
 
-const RANDOM_T0: u64 = 1_795_545_149;
+/// The clock at the start of the random workloads and the fault sweeps
+/// (2026-11-24T18:32:29Z).
+pub const T0: u64 = 1_795_545_149;
 
 /// The content of object `id` at `version`, `len` bytes.
 pub fn random_payload(id: u64, version: u32, len: usize) -> Vec<u8> {
@@ -1172,7 +1235,7 @@ pub fn random_workload(seed: u64) -> Workload {
         .collect();
     let setup = snapshot(&first);
     let mut steps = Vec::new();
-    let mut clock = RANDOM_T0;
+    let mut clock = T0;
     for round in 1..=4 {
         clock += [0, 1, 30, 120][rng.index(4)];
         steps.push(Step::Clock(clock));
@@ -1188,7 +1251,7 @@ pub fn random_workload(seed: u64) -> Workload {
     Workload {
         name: "random",
         config,
-        start: RANDOM_T0,
+        start: T0,
         setup,
         steps,
     }
@@ -1256,7 +1319,7 @@ mod tests {
         let workload = Workload {
             name: "bad setup",
             config: Config::default(),
-            start: RANDOM_T0,
+            start: T0,
             setup: vec![Step::Commit],
             steps: snapshot(&[(1, b"x".to_vec())]),
         };
