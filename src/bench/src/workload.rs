@@ -3,6 +3,7 @@
 //! part of a timed step.
 
 use snapper_core::Digest;
+use snapper_host::content::fill;
 
 /// Objects of equal size, ids 0..n, contents reproducible from (id, version).
 pub struct Arena {
@@ -119,19 +120,6 @@ fn gcd(mut a: usize, mut b: usize) -> usize {
         (a, b) = (b, a % b);
     }
     a
-}
-
-/// Content of object `id` at `version`: xorshift noise, incompressible and
-/// different for every (id, version).
-fn fill(id: u64, version: u32, out: &mut [u8]) {
-    let mut state =
-        id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (u64::from(version) << 32) ^ 0xD1B5_4A32_D192_ED03;
-    for chunk in out.chunks_mut(8) {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
-    }
 }
 
 #[cfg(test)]

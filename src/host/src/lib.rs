@@ -9,6 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use snapper_core::{Level, Platform};
 
+pub mod content;
+
 /// Moved to the core (its `std` feature) so that the host implementation of
 /// the Genode ABI stores through the same backend; still reachable here.
 pub use snapper_core::dir::DirStorage;

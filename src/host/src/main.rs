@@ -10,6 +10,7 @@ mod backend;
 
 use backend::{Backend, Object, Route};
 use snapper_core::{Config, GenerationStatus, Level};
+use snapper_host::content::fill;
 use snapper_host::{config_text, HostPlatform};
 
 /// The config used when none is given: the component's defaults, with
@@ -92,20 +93,6 @@ fn parse_args() -> Result<Job, String> {
         return Err("--hints: 2.0's calls have no hint; use --session batch or none".into());
     }
     Ok(job)
-}
-
-/// Content of object `id` at `version`: reproducible, so a restore can be
-/// checked without keeping every generation's bytes.
-fn fill(id: u64, version: u32, out: &mut [u8]) {
-    let mut state =
-        id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (u64::from(version) << 32) ^ 0xD1B5_4A32_D192_ED03;
-    for chunk in out.chunks_mut(8) {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let bytes = state.to_le_bytes();
-        chunk.copy_from_slice(&bytes[..chunk.len()]);
-    }
 }
 
 fn seconds(since: Instant) -> String {

@@ -3,20 +3,9 @@
 //! bytes, and a generation that changes some objects is described by the
 //! versions alone.
 
-/// Fills `out` with the content of object `id` at `version`: xorshift64
-/// noise, 8 bytes a step (little-endian), incompressible and different for
-/// every (id, version). The same bytes as the host main job's and the
-/// benchmarks' `fill`, so a test can check what those wrote.
-pub fn fill(id: u64, version: u32, out: &mut [u8]) {
-    let mut state =
-        id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (u64::from(version) << 32) ^ 0xD1B5_4A32_D192_ED03;
-    for chunk in out.chunks_mut(8) {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
-    }
-}
+/// Fills `out` with the content of object `id` at `version`: the host
+/// main job's and the benchmarks' own, so a test can check what those wrote.
+pub use snapper_host::content::fill;
 
 /// `len` bytes of object `id` at `version` (see [`fill`]).
 pub fn payload(id: u64, version: u32, len: usize) -> Vec<u8> {
