@@ -80,14 +80,7 @@ fn faults_during_a_snapshot() {
         &three_generations(),
         &snapshot_steps(),
     );
-    figures.assert_failed(&[
-        "create_dir",
-        "pack write",
-        "pack read",
-        "archive write",
-        "sync",
-        "rename",
-    ]);
+    figures.assert_failed(&fault_sweep::SNAPSHOT_OPS);
 }
 
 /// A pack whose write failed is kept in memory and retried (after removing

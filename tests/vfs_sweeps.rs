@@ -241,14 +241,7 @@ fn faults_through_the_vfs_during_a_snapshot() {
         true,
     );
     figures.assert_clean();
-    figures.assert_failed(&[
-        "create_dir",
-        "pack write",
-        "pack read",
-        "archive write",
-        "sync",
-        "rename",
-    ]);
+    figures.assert_failed(&fault_sweep::SNAPSHOT_OPS);
 }
 
 /// Every operation of restores and purges fails in turn.

@@ -25,6 +25,17 @@ use crate::sweep::{
     valid_set, Content, Run, Step, T0,
 };
 
+/// The kinds of operation a snapshot that writes packs mid-take and at
+/// commit performs: a fault sweep over it must have failed each of them.
+pub const SNAPSHOT_OPS: [&str; 6] = [
+    "create_dir",
+    "pack write",
+    "pack read",
+    "archive write",
+    "sync",
+    "rename",
+];
+
 /// The faults tried at each operation: error, for good, after the fact.
 pub const FAULTS: [(StorageError, bool, bool); 6] = [
     (StorageError::Io, false, false),
