@@ -233,3 +233,46 @@ fn verification_refuses_what_did_not_survive() {
         "{why}"
     );
 }
+
+/// What lwext4 left after a cut during a purge (doc/RELIABILITY.md): the
+/// archive of the generation being purged still there, but empty. Neither
+/// complete nor gone: a failure, or with `repair` an anomaly that is
+/// purged by name so that the run can go on.
+#[test]
+fn a_generation_neither_complete_nor_gone_fails_unless_repaired() {
+    let dir = temp_root("torn-purge");
+    let (alive, next, names) = first_boot(&dir, 7);
+    let oldest = alive[0];
+    fs::write(dir.join(&names[&oldest]).join("archive"), b"").unwrap();
+    let plan = Plan {
+        committed: named(&names, alive[1..].iter().copied()),
+        uncertain: named(&names, [oldest]),
+        ..plan(1, next)
+    };
+
+    let mut client = boot(&dir);
+    let why = Boot::new(&mut client, &plan).verify().unwrap_err();
+    assert!(
+        why.contains(&format!("uncertain generation {oldest} '"))
+            && why.contains("IntegrityFailed"),
+        "{why}"
+    );
+    std::mem::forget(client);
+
+    let mut client = boot(&dir);
+    let repair = Plan {
+        repair: true,
+        ..plan.clone()
+    };
+    let mut run = Boot::new(&mut client, &repair);
+    run.verify().unwrap();
+    assert_eq!(
+        run.alive.iter().map(|a| a.g).collect::<Vec<_>>(),
+        alive[1..]
+    );
+    assert!(host::log_lines()
+        .iter()
+        .any(|(_, l)| l.starts_with(&format!("crash: anomaly gen={oldest} "))));
+    assert!(!dir.join(&names[&oldest]).join("archive").exists());
+    std::mem::forget(client);
+}

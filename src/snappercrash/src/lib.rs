@@ -24,6 +24,7 @@
 //! crash: boot=B committed=C uncertain=U gone=G     plan read
 //! crash: checked gen=G objects=N bytes=B           a generation restored and compared
 //! crash: gone gen=G                                an uncertain generation did not survive
+//! crash: anomaly gen=G ...                         (repair=yes) an uncertain or gone generation is damaged; purged
 //! crash: alive=G,G,...                             what exists after verifying (or -)
 //! crash: ready next=G                              verification done, work begins
 //! crash: op=take gen=G                             before init_snapshot
@@ -254,6 +255,8 @@ impl<'a> Boot<'a> {
                 present.push(named);
             } else if !certain && reply == Reply::LoadGenFailed {
                 log_info!("crash: gone gen={}", named.g);
+            } else if !certain && self.repairs(named, reply)? {
+                continue;
             } else {
                 return Err(format!(
                     "{} generation {} '{}': open_generation answered {reply} ({})",
@@ -301,7 +304,7 @@ impl<'a> Boot<'a> {
             if reply == Reply::Ok {
                 self.close(named.g)?;
             }
-            if reply != Reply::LoadGenFailed {
+            if reply != Reply::LoadGenFailed && !self.repairs(named, reply)? {
                 return Err(format!(
                     "generation {} '{}' must not exist, but open_generation answered {reply} ({})",
                     named.g,
@@ -313,6 +316,27 @@ impl<'a> Boot<'a> {
         self.check_latest()?;
         log_info!("crash: ready next={}", self.next);
         Ok(())
+    }
+
+    /// With `repair`, a generation that should be complete or gone but
+    /// opens as damaged (IntegrityFailed) is an anomaly: logged, purged by
+    /// name, and the boot goes on. Whether it was.
+    fn repairs(&mut self, named: &Named, reply: Reply) -> Result<bool, String> {
+        if !self.plan.repair || reply != Reply::IntegrityFailed {
+            return Ok(false);
+        }
+        log_info!(
+            "crash: anomaly gen={} '{}': open_generation answered {reply}: neither complete nor gone; purging it by name",
+            named.g,
+            named.name
+        );
+        expect(
+            "purge of the damaged generation",
+            self.client.purge(Some(&named.name)),
+            &[Reply::Ok],
+        )
+        .map_err(|e| format!("generation {} '{}': {e}", named.g, named.name))?;
+        Ok(true)
     }
 
     /// The latest generation is the newest alive one, and restores.

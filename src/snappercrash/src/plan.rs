@@ -12,6 +12,7 @@
 //! | `uncertain` | generations an operation was changing when the last boot was killed: each is complete or gone | `-` |
 //! | `gone` | generations that must not exist (never committed, or purged) | `-` |
 //! | `cycles` | workload cycles before the client exits; 0: until killed | 0 |
+//! | `repair` | `yes`: an uncertain or gone generation whose archive is damaged (neither complete nor gone) is logged as an anomaly and purged by name, and the boot goes on; `no`: it fails the boot | `no` |
 //!
 //! Lists are `g=name` pairs separated by commas, `-` for none (HID has no
 //! empty values). Names are the server's generation names, which only its
@@ -52,6 +53,8 @@ pub struct Plan {
     pub gone: Vec<Named>,
     /// Workload cycles, 0 = until killed.
     pub cycles: u32,
+    /// Purge a damaged uncertain or gone generation and go on.
+    pub repair: bool,
 }
 
 /// A config attribute the client cannot use.
@@ -123,6 +126,7 @@ impl Plan {
             uncertain: Vec::new(),
             gone: Vec::new(),
             cycles: 0,
+            repair: false,
         }
     }
 
@@ -148,6 +152,17 @@ impl Plan {
                 "uncertain" => plan.uncertain = parse_list(name, value)?,
                 "gone" => plan.gone = parse_list(name, value)?,
                 "cycles" => plan.cycles = number(name, value)?,
+                "repair" => {
+                    plan.repair = match value.trim() {
+                        "yes" | "true" => true,
+                        "no" | "false" => false,
+                        _ => {
+                            return Err(PlanError(format!(
+                                "config attribute 'repair': '{value}' is not yes or no"
+                            )))
+                        }
+                    }
+                }
                 _ => {}
             }
         }
