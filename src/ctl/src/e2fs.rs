@@ -118,9 +118,14 @@ fn check_quiescent(image: &Path) -> Result<(), String> {
         .find(|l| l.starts_with("Filesystem features:"))
         .unwrap_or_default();
     if features.split_whitespace().any(|f| f == "needs_recovery") {
+        // Reads see the journal replayed in memory, but debugfs writes
+        // beside the journal: a later replay would write its old blocks
+        // back over the removals.
         return Err(format!(
             "{}: the journal needs recovery (the image was not unmounted cleanly); \
-             run e2fsck -p on it first",
+             snapperctl reads it through an in-memory replay, but purge and gc write \
+             through debugfs, which does not replay it: run e2fsck -p on the image first \
+             (it writes the journal's transactions into place), then purge or gc",
             image.display()
         ));
     }

@@ -8,7 +8,11 @@
 //! storage backends a host tool needs, and formatting.
 #![deny(unsafe_code)]
 
+pub mod device;
 pub mod e2fs;
+pub mod ext4_layout;
 pub mod inspect;
+pub mod journal;
 pub mod output;
+pub mod recovered;
 pub mod storage;

@@ -35,23 +35,31 @@ impl ImageStorage {
     /// Opens `image` and checks that `dir` (absolute inside the image) is a
     /// directory.
     pub fn open(image: &Path, dir: &str) -> Result<Self, String> {
-        let fs = Ext4::load_from_path(image).map_err(|e| {
+        let (fs, replay) = crate::recovered::load(image).map_err(|e| {
             // A mounted file system changes under the reader (and its
             // journal may carry features a clean image does not): say so.
-            let hint = match crate::e2fs::in_use(image) {
-                Some(place) => format!(
+            let hint = match (&e, crate::e2fs::in_use(image)) {
+                (_, Some(place)) => format!(
                     "; it is {place}: unmount it, or give the mounted directory as the root"
                 ),
-                None if crate::e2fs::needs_recovery(image) == Some(true) => {
-                    "; its journal needs recovery (the system that wrote it was killed): \
-                     snapperctl does not replay journals yet, so replay it on a copy \
-                     (cp IMAGE COPY && e2fsck -fy COPY) and give the copy as the root"
+                (crate::recovered::OpenError::Journal(_), None) => {
+                    "; snapperctl replays a journal in memory only, and this one it cannot: \
+                     replay it on a copy (cp IMAGE COPY && e2fsck -fy COPY) and give the \
+                     copy as the root"
                         .to_string()
                 }
-                None => String::new(),
+                _ => String::new(),
             };
             format!("{}: not a readable ext4 image ({e}){hint}", image.display())
         })?;
+        if let Some(replay) = replay {
+            // The view differs from the bytes in place: say so once.
+            eprintln!(
+                "snapperctl: {}: the journal needs recovery (the system that wrote the \
+                 image was stopped without unmounting it): {replay}; the image is not changed",
+                image.display()
+            );
+        }
         let base = dir.trim_end_matches('/');
         if !base.is_empty() && !base.starts_with('/') {
             return Err(format!(
