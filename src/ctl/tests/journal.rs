@@ -689,3 +689,28 @@ fn a_damaged_journal_gives_an_error_never_a_panic() {
         assert!(outcomes.len() > 1, "{outcomes:?}");
     }
 }
+
+/// With metadata checksums, the superblock ext4-view is shown must carry
+/// a checksum of its own bytes once `needs_recovery` is cleared in it
+/// (here the journal is empty and holds no copy of the superblock).
+#[test]
+fn a_flagged_image_with_metadata_checksums_reads_through_a_fresh_superblock_checksum() {
+    if !have_e2fsprogs(
+        "a_flagged_image_with_metadata_checksums_reads_through_a_fresh_superblock_checksum",
+    ) {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let content = tmp.path().join("content");
+    take_generation(&content.join("snapper"), &versions(0));
+    let image = tmp.path().join("flagged.img");
+    mkfs(&image, CSUM_V3.mkfs, &content);
+    let clean = answer(&image, &["verify"]);
+    assert_eq!(clean.0, 0, "{clean:?}");
+    // debugfs renews the superblock checksum with the flag set.
+    debugfs(&image, "feature needs_recovery\n");
+    assert_eq!(snapperctl::e2fs::needs_recovery(&image), Some(true));
+    let before = fs::read(&image).expect("image");
+    assert_eq!(answer(&image, &["verify"]), clean);
+    assert!(fs::read(&image).expect("image") == before);
+}
