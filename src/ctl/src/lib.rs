@@ -8,6 +8,8 @@
 //! storage backends a host tool needs, and formatting.
 #![deny(unsafe_code)]
 
+#[macro_use]
+pub mod cmd;
 pub mod device;
 pub mod e2fs;
 pub mod ext4_layout;
