@@ -7,8 +7,9 @@
 //! Field offsets are those of the kernel's `struct ext4_super_block`,
 //! `struct ext4_group_desc` and `struct ext4_inode` (all little-endian).
 
+use crate::checksum::crc32c;
 use crate::device::{le16, le32, Device};
-use crate::journal::JournalError;
+use crate::journal_error::JournalError;
 
 /// Where the superblock starts on the device, whatever the block size.
 pub const SUPERBLOCK_OFFSET: u64 = 1024;
@@ -125,7 +126,7 @@ impl Superblock {
         let cleared = self.incompat() & !INCOMPAT_RECOVER;
         self.put_u32(S_FEATURE_INCOMPAT, cleared);
         if self.u32_at(S_FEATURE_RO_COMPAT) & RO_COMPAT_METADATA_CSUM != 0 {
-            let sum = crate::journal::crc32c(!0, self.raw.get(..S_CHECKSUM).unwrap_or_default());
+            let sum = crc32c(!0, self.raw.get(..S_CHECKSUM).unwrap_or_default());
             self.put_u32(S_CHECKSUM, sum);
         }
     }

@@ -35,59 +35,11 @@
 //! commit-time check).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-use std::io;
 
+use crate::checksum::{crc32_be, crc32c};
 use crate::device::{be16, be32, Device};
 use crate::ext4_layout::{BlockMap, Superblock};
-
-/// Why a journal could not be replayed.
-#[derive(Debug)]
-pub enum JournalError {
-    /// Reading the image failed.
-    Io(io::Error),
-    /// The journal, or the structures that lead to it, are damaged.
-    Corrupt(String),
-    /// Intact, but of a kind this replay does not handle.
-    Unsupported(String),
-}
-
-impl fmt::Display for JournalError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JournalError::Io(e) => write!(f, "I/O error: {e}"),
-            JournalError::Corrupt(what) => write!(f, "corrupt journal: {what}"),
-            JournalError::Unsupported(what) => write!(f, "unsupported journal: {what}"),
-        }
-    }
-}
-
-impl std::error::Error for JournalError {}
-
-impl From<io::Error> for JournalError {
-    fn from(e: io::Error) -> Self {
-        JournalError::Io(e)
-    }
-}
-
-/// CRC32 as the kernel's `crc32_be(seed, data)` (jbd2's v1 transaction
-/// checksum): no inversion on the way in or out.
-fn crc32_be(seed: u32, data: &[u8]) -> u32 {
-    const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_BZIP2);
-    let mut digest = CRC32.digest_with_initial(seed);
-    digest.update(data);
-    digest.finalize() ^ !0
-}
-
-/// CRC32C as the kernel's `crc32c(seed, data)`: no inversion on the way in
-/// or out (ext4 and jbd2 seed it with !0 or a derived seed).
-pub fn crc32c(seed: u32, data: &[u8]) -> u32 {
-    const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
-    // The crate inverts at the end and takes the reflected seed.
-    let mut digest = CRC32C.digest_with_initial(seed.reverse_bits());
-    digest.update(data);
-    digest.finalize() ^ !0
-}
+pub use crate::journal_error::JournalError;
 
 const MAGIC: u32 = 0xC03B_3998;
 const HEADER: usize = 12;

@@ -20,9 +20,9 @@ use std::process::{Command, Stdio};
 
 use common::{payload, run, scrub, take_generation, versions, OBJECTS};
 use snapper_core::{EntryKind, Storage};
+use snapperctl::image::ImageStorage;
 use snapperctl::journal::JournalError;
 use snapperctl::recovered::{self, OpenError};
-use snapperctl::storage::ImageStorage;
 
 /// The snapper root's place in the images (beside it: `escaped.bin`).
 const IN_IMAGE: &str = "/snapper";
@@ -635,10 +635,10 @@ fn a_damaged_journal_gives_an_error_never_a_panic() {
         if variant.open.contains("-v 3") {
             // Keep the descriptor's own checksum out of the way: the
             // block number, not the checksum, is what is tested here.
-            let seed = snapperctl::journal::crc32c(!0, &bytes[at(0) + 0x30..at(0) + 0x40]);
+            let seed = snapperctl::checksum::crc32c(!0, &bytes[at(0) + 0x30..at(0) + 0x40]);
             let end = at(1) + bs;
             bytes[end - 4..end].fill(0);
-            let sum = snapperctl::journal::crc32c(seed, &bytes[at(1)..end]);
+            let sum = snapperctl::checksum::crc32c(seed, &bytes[at(1)..end]);
             put_be32(&mut bytes, end - 4, sum);
         }
         let result = load(&bytes);
