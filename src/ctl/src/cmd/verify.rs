@@ -386,3 +386,164 @@ pub fn print(report: &VerifyReport) {
         output::count(report.damaged_archives.len(), "damaged archive"),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::Collect;
+    use snapper_core::pack::PackTrailer;
+    use snapper_core::{Config, MemStorage, PackNumber, Snapper, StorageError};
+
+    /// Three generations of eight objects, two objects per pack; the
+    /// even objects change each round. redundancy=2 makes the third
+    /// generation write a fresh copy of the odd objects, unchanged since
+    /// the first, so that they have two copies there.
+    fn root() -> MemStorage {
+        let config = Config {
+            threshold: 4,
+            redundancy: 2,
+            pack_size: 2 * 1000,
+            ..Config::default()
+        };
+        let mut engine = Snapper::open(MemStorage::new(), Collect::default(), config).unwrap();
+        for round in 0..3u8 {
+            engine.init_snapshot().unwrap();
+            for id in 0..8u8 {
+                let version = if id % 2 == 0 { round } else { 0 };
+                engine
+                    .take_snapshot(ObjectId(id.into()), &[id ^ (version << 4); 1000])
+                    .unwrap();
+            }
+            engine.commit_snapshot().unwrap();
+        }
+        engine.into_storage()
+    }
+
+    fn verify(storage: &mut MemStorage) -> VerifyReport {
+        let mut session = Session::open(
+            &"test root",
+            &Options::default(),
+            storage,
+            read_only_config(),
+        )
+        .unwrap();
+        report(&mut session, None, false).unwrap()
+    }
+
+    /// Flips the first payload byte of every pack of generation 1 that
+    /// holds object `id`.
+    fn damage_first_copy(storage: &mut MemStorage, id: u64) -> String {
+        let mut session = Session::open(
+            &"test root",
+            &Options::default(),
+            &mut *storage,
+            read_only_config(),
+        )
+        .unwrap();
+        let first = session.gens[0].clone();
+        let archive = session.archive(&first).unwrap();
+        let entry = snapper_core::archive::find_entry(&archive.entries, ObjectId(id)).unwrap();
+        let copy = entry.copies.iter().last().unwrap();
+        assert_eq!(copy.generation, first.generation);
+        let path = session.engine.pack_path(copy.pack_ref()).unwrap();
+        drop(session);
+        match storage.nodes_mut().get_mut(&path) {
+            Some(snapper_core::storage::MemNode::File(bytes)) => {
+                bytes[copy.offset as usize] ^= 0xFF;
+            }
+            _ => panic!("{path} is not a file"),
+        }
+        path
+    }
+
+    #[test]
+    fn an_intact_root_is_all_intact() {
+        let mut storage = root();
+        let report = verify(&mut storage);
+        assert!(report.ok);
+        assert_eq!(report.generations.len(), 3);
+        for v in &report.generations {
+            assert_eq!((v.objects, v.intact, v.degraded, v.lost), (8, 8, 0, 0));
+        }
+        assert!(report.damaged_copies.is_empty() && report.damaged_packs.is_empty());
+        assert_eq!(report.unused_files, Some(0));
+        assert!(outcome(&report, true).is_ok());
+    }
+
+    #[test]
+    fn a_damaged_only_copy_is_lost_and_a_damaged_second_copy_degraded() {
+        let mut storage = root();
+        // Object 1 never changes: generation 1 holds its only copy, which
+        // generation 2 links to; generation 3 wrote a fresh copy.
+        let path = damage_first_copy(&mut storage, 1);
+        let report = verify(&mut storage);
+        let by_gen: Vec<(u64, u64, u64)> = report
+            .generations
+            .iter()
+            .map(|v| (v.intact, v.degraded, v.lost))
+            .collect();
+        assert_eq!(by_gen, [(7, 0, 1), (7, 0, 1), (7, 1, 0)], "{by_gen:?}");
+        assert_eq!(report.generations[0].lost_objects, [1]);
+        assert_eq!(report.objects_lost, 2);
+        assert!(!report.ok);
+        assert!(matches!(outcome(&report, false), Err(Failure::Damage(_))));
+        // One stored payload, met by every generation that uses it.
+        assert_eq!(report.damaged_copies.len(), 1);
+        let copy = &report.damaged_copies[0];
+        assert_eq!(copy.path, path);
+        assert_eq!(copy.objects, [1]);
+        assert_eq!(copy.used_by, [1, 2, 3]);
+        assert_eq!(copy.problem, "checksum mismatch");
+        // A payload that fails its CRC leaves its pack's index and
+        // trailer intact: no damaged pack.
+        assert_eq!(report.damaged_packs.len(), 0);
+    }
+
+    #[test]
+    fn strict_fails_on_damage_that_leaves_every_object_restorable() {
+        let mut storage = root();
+        damage_first_copy(&mut storage, 1);
+        let mut report = verify(&mut storage);
+        // As if only generation 3 had been asked for.
+        report.generations.retain(|v| v.generation == 3);
+        report.objects_lost = 0;
+        report.ok = true;
+        assert!(outcome(&report, false).is_ok());
+        assert!(matches!(outcome(&report, true), Err(Failure::Damage(_))));
+    }
+
+    #[test]
+    fn a_pack_is_damaged_by_its_index_or_a_foreign_trailer_not_by_being_missing() {
+        let pack = PackRef {
+            generation: Generation(2),
+            pack: PackNumber(1),
+        };
+        let check = |trailer: Option<PackTrailer>, error: Option<PackError>| PackCheck {
+            trailer,
+            intact: Vec::new(),
+            damaged: 0,
+            error,
+        };
+        let trailer = |generation, number| PackTrailer {
+            generation: Generation(generation),
+            pack: PackNumber(number),
+            records: 0,
+            index_offset: 0,
+            index_crc: 0,
+        };
+        assert_eq!(pack_damage(pack, &check(Some(trailer(2, 1)), None)), None);
+        assert_eq!(
+            pack_damage(
+                pack,
+                &check(None, Some(PackError::Unreadable(StorageError::NotFound)))
+            ),
+            None
+        );
+        assert!(pack_damage(pack, &check(Some(trailer(2, 3)), None))
+            .is_some_and(|p| p.contains("pack 3 of generation 2")));
+        assert!(pack_damage(pack, &check(Some(trailer(1, 1)), None)).is_some());
+        let damaged = PackError::Damaged(snapper_core::format::DecodeError::BadMagic);
+        assert!(pack_damage(pack, &check(None, Some(damaged)))
+            .is_some_and(|p| p.contains("index or trailer damaged")));
+    }
+}
