@@ -104,7 +104,7 @@ fn restore_one<S: Storage>(
 }
 
 #[derive(Serialize)]
-struct RestoreReport {
+pub struct RestoreReport {
     generation: String,
     directory: String,
     restored: usize,
@@ -154,25 +154,32 @@ fn restore_all<S: Storage>(
     if g.json {
         print_json(&report)?;
     } else {
-        for failure in &report.failed {
-            out!("object {:#x}: not restored: {}", failure.id, failure.error);
-        }
-        out!(
-            "restored {} of {} objects of {name} ({}) into {}{}",
-            report.restored,
-            entries.len(),
-            output::size(report.bytes),
-            dir.display(),
-            if report.failed.is_empty() {
-                String::new()
-            } else {
-                format!("; {} objects have no intact copy", report.failed.len())
-            }
-        );
+        print_all(&report);
     }
     if report.failed.is_empty() {
         Ok(())
     } else {
         Err(Failure::Damage(String::new()))
     }
+}
+
+/// What `restore --all` did: the objects without an intact copy, and a
+/// summary line.
+pub fn print_all(report: &RestoreReport) {
+    for failure in &report.failed {
+        out!("object {:#x}: not restored: {}", failure.id, failure.error);
+    }
+    out!(
+        "restored {} of {} objects of {} ({}) into {}{}",
+        report.restored,
+        report.restored + report.failed.len(),
+        report.generation,
+        output::size(report.bytes),
+        report.directory,
+        if report.failed.is_empty() {
+            String::new()
+        } else {
+            format!("; {} objects have no intact copy", report.failed.len())
+        }
+    );
 }

@@ -19,7 +19,7 @@ use crate::output;
 use crate::storage::RootSpec;
 
 #[derive(Serialize)]
-struct SalvageReport {
+pub struct SalvageReport {
     generation: String,
     directory: String,
     with_older: bool,
@@ -75,8 +75,32 @@ pub fn run(root: &RootSpec, g: &Options, spec: &str, dir: &Path, with_older: boo
         superseded: 0,
         problems: Vec::new(),
     };
+    let best = scan(&mut session, &scanned, &mut report);
+    session.flush_log();
+    fs::create_dir_all(dir).map_err(|e| Failure::Io(format!("{}: {e}", dir.display())))?;
+    write_out(&mut session, &best, dir, &mut report)?;
+    if g.json {
+        print_json(&report)?;
+    } else {
+        print(&report);
+    }
+    if report.problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Damage(String::new()))
+    }
+}
+
+/// Checks every pack of the `scanned` generation directories against its
+/// own index and picks each object's newest intact payload; what is
+/// wrong goes into the report.
+fn scan<S: Storage>(
+    session: &mut Session<S>,
+    scanned: &[GenView],
+    report: &mut SalvageReport,
+) -> BTreeMap<ObjectId, Candidate> {
     let mut best: BTreeMap<ObjectId, Candidate> = BTreeMap::new();
-    for source in &scanned {
+    for source in scanned {
         let mut errors = Vec::new();
         let storage = session.engine.storage_mut();
         let paths = files_below(
@@ -153,9 +177,17 @@ pub fn run(root: &RootSpec, g: &Options, spec: &str, dir: &Path, with_older: boo
             }
         }
     }
-    session.flush_log();
-    fs::create_dir_all(dir).map_err(|e| Failure::Io(format!("{}: {e}", dir.display())))?;
-    for (id, candidate) in &best {
+    best
+}
+
+/// Writes each chosen payload to `dir/<id>`, read and checked again.
+fn write_out<S: Storage>(
+    session: &mut Session<S>,
+    best: &BTreeMap<ObjectId, Candidate>,
+    dir: &Path,
+    report: &mut SalvageReport,
+) -> Outcome {
+    for (id, candidate) in best {
         let mut buf = vec![0u8; candidate.record.length as usize];
         let read = session.engine.storage_mut().read_at(
             &candidate.path,
@@ -179,34 +211,30 @@ pub fn run(root: &RootSpec, g: &Options, spec: &str, dir: &Path, with_older: boo
             }),
         }
     }
-    if g.json {
-        print_json(&report)?;
-    } else {
-        for problem in &report.problems {
-            out!("problem: {}: {}", problem.path, problem.problem);
+    Ok(())
+}
+
+/// The problems and the summary line.
+pub fn print(report: &SalvageReport) {
+    for problem in &report.problems {
+        out!("problem: {}: {}", problem.path, problem.problem);
+    }
+    out!(
+        "salvaged {} ({}) from {} of {}{} into {}{}",
+        output::count(report.salvaged, "object"),
+        output::size(report.bytes),
+        output::count(report.packs_checked, "pack"),
+        report.generation,
+        if report.with_older {
+            " and older generations"
+        } else {
+            ""
+        },
+        report.directory,
+        if report.with_older {
+            String::new()
+        } else {
+            "; objects it linked to older packs are not in its packs (--with-older)".into()
         }
-        out!(
-            "salvaged {} ({}) from {} of {}{} into {}{}",
-            output::count(report.salvaged, "object"),
-            output::size(report.bytes),
-            output::count(report.packs_checked, "pack"),
-            view.name,
-            if with_older {
-                " and older generations"
-            } else {
-                ""
-            },
-            dir.display(),
-            if with_older {
-                String::new()
-            } else {
-                "; objects it linked to older packs are not in its packs (--with-older)".into()
-            }
-        );
-    }
-    if report.problems.is_empty() {
-        Ok(())
-    } else {
-        Err(Failure::Damage(String::new()))
-    }
+    );
 }
