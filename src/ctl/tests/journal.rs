@@ -714,3 +714,82 @@ fn a_flagged_image_with_metadata_checksums_reads_through_a_fresh_superblock_chec
     assert_eq!(answer(&image, &["verify"]), clean);
     assert!(fs::read(&image).expect("image") == before);
 }
+
+fn get_be32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
+}
+
+/// The same journal with its log turned round its ring, so that it
+/// starts `before_end` blocks before the end of the journal and wraps to
+/// its first block: every log block moves, `s_start` with them (and the
+/// journal superblock's checksum, where it has one).
+fn wrap_log(image: &mut [u8], journal: &[u64], bs: usize, before_end: usize) {
+    let at = |log_block: usize| journal[log_block] as usize * bs;
+    let jsb = at(0);
+    let maxlen = get_be32(image, jsb + 0x10) as usize;
+    let first = get_be32(image, jsb + 0x14) as usize;
+    let start = get_be32(image, jsb + 0x1C) as usize;
+    assert_eq!((first, start), (1, 1), "debugfs starts the log at block 1");
+    let len = maxlen - first;
+    let shift = len - before_end;
+    let old: Vec<Vec<u8>> = (first..maxlen)
+        .map(|i| image[at(i)..at(i) + bs].to_vec())
+        .collect();
+    for (k, block) in old.iter().enumerate() {
+        let to = first + (k + shift) % len;
+        image[at(to)..at(to) + bs].copy_from_slice(block);
+    }
+    put_be32(image, jsb + 0x1C, (first + shift) as u32);
+    // csum v2/v3: s_checksum over the 1024 bytes with itself zeroed.
+    let incompat = get_be32(image, jsb + 0x28);
+    if get_be32(image, jsb + 4) == 4 && incompat & 0x18 != 0 {
+        image[jsb + 0xFC..jsb + 0x100].fill(0);
+        let sum = snapperctl::checksum::crc32c(!0, &image[jsb..jsb + 1024]);
+        put_be32(image, jsb + 0xFC, sum);
+    }
+}
+
+/// A log that runs past the end of the journal and on from its first
+/// block, as a journal in long use has it.
+#[test]
+fn a_log_that_wraps_replays_as_e2fsck_replays_it() {
+    if !have_e2fsprogs("a_log_that_wraps_replays_as_e2fsck_replays_it") {
+        return;
+    }
+    for variant in [NO_CHECKSUMS, CSUM_V3] {
+        let made = make(&variant);
+        let journal = blocks_of(&made.killed, "<8>");
+        let mut bytes = fs::read(&made.killed).expect("image");
+        wrap_log(&mut bytes, &journal, variant.block_size, 7);
+        let wrapped = made.killed.with_file_name("wrapped.img");
+        fs::write(&wrapped, &bytes).expect("write");
+        let fscked = made.killed.with_file_name("wrapped-fscked.img");
+        fsck_copy(&wrapped, &fscked);
+        for args in [&["list"][..], &["verify"], &["show", "latest"]] {
+            assert_eq!(
+                answer(&wrapped, args),
+                answer(&fscked, args),
+                "{}: {args:?}",
+                variant.name
+            );
+        }
+        assert!(
+            image_tree(&wrapped) == image_tree(&fscked),
+            "{}",
+            variant.name
+        );
+        // The same as before the turn: four generations, all valid.
+        let listed = answer(&wrapped, &["list"]).1;
+        let generations = listed["generations"].as_array().expect("generations");
+        assert_eq!(generations.len(), 4, "{listed}");
+        assert!(
+            generations.iter().all(|g| g["status"] == "valid"),
+            "{listed}"
+        );
+        let (_, summary) = recovered::load(&wrapped).expect("load");
+        let (_, unturned) = recovered::load(&made.killed).expect("load");
+        let (summary, unturned) = (summary.expect("replay"), unturned.expect("replay"));
+        assert_eq!(summary.transactions, unturned.transactions);
+        assert_eq!(summary.blocks, unturned.blocks);
+    }
+}
