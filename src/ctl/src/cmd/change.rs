@@ -3,7 +3,7 @@
 
 use snapper_core::Storage;
 
-use super::{Failure, Options, Outcome};
+use super::{Failure, Options, Outcome, Session};
 use crate::storage::RootSpec;
 
 /// The storage purge and gc work on: read-only for a dry run, else
@@ -23,7 +23,7 @@ pub(crate) fn open_for_change(
 /// Applies what the engine left pending (the image writer removes at each
 /// sync; the engine does not sync after its last removals), then has
 /// e2fsck check an image.
-pub(crate) fn finish_change<S: Storage>(root: &RootSpec, g: &Options, storage: &mut S) -> Outcome {
+fn finish_change<S: Storage>(root: &RootSpec, g: &Options, storage: &mut S) -> Outcome {
     storage
         .sync()
         .map_err(|e| Failure::Io(format!("applying the removals: {e}")))?;
@@ -34,4 +34,19 @@ pub(crate) fn finish_change<S: Storage>(root: &RootSpec, g: &Options, storage: &
         }
     }
     Ok(())
+}
+
+/// Ends a purge or gc: nothing more in a dry run; otherwise the engine's
+/// last removals are applied and an image is checked.
+pub(crate) fn end_change<S: Storage>(
+    session: Session<S>,
+    root: &RootSpec,
+    g: &Options,
+    dry_run: bool,
+) -> Outcome {
+    if dry_run {
+        return Ok(());
+    }
+    let Session { engine, .. } = session;
+    finish_change(root, g, &mut engine.into_storage())
 }

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use snapper_core::Config;
 
-use super::change::{finish_change, open_for_change};
+use super::change::{end_change, open_for_change};
 use super::{engine_failure, print_json, Failure, Options, Outcome, Session};
 use crate::inspect::{read_only_config, Status};
 use crate::output;
@@ -118,13 +118,7 @@ pub fn run(
             directories,
         });
     }
-    let Session { engine, .. } = session;
-    let mut recorder = engine.into_storage();
-    let finished = if dry_run {
-        Ok(())
-    } else {
-        finish_change(root, g, &mut recorder)
-    };
+    let finished = end_change(session, root, g, dry_run);
     if g.json {
         print_json(&report)?;
     } else {
