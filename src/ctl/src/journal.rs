@@ -108,6 +108,14 @@ pub struct Replay {
 /// Replays the journal of the file system in `dev` whose superblock is
 /// `sb`. An empty replay where the journal is clean (`s_start` 0).
 pub fn replay<D: Device + ?Sized>(dev: &D, sb: &Superblock) -> Result<Replay, JournalError> {
+    // Every block number below is checked against the file system's
+    // size, so byte offsets cannot overflow once the size itself fits.
+    if sb.blocks_count().checked_mul(sb.block_size()?).is_none() {
+        return Err(JournalError::Corrupt(format!(
+            "superblock: {} blocks do not fit in 64-bit byte offsets",
+            sb.blocks_count()
+        )));
+    }
     if sb.external_journal() {
         return Err(JournalError::Unsupported(
             "the journal is on another device".into(),
@@ -522,5 +530,49 @@ impl<'a, D: Device + ?Sized> Journal<'a, D> {
         revokes.clear();
         out.transactions += 1;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ext4_layout::{SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE};
+
+    /// A superblock alone: 64 KiB blocks, `count` of them, a journal in
+    /// inode 8, needs_recovery.
+    fn superblock(count: u64) -> (Vec<u8>, Superblock) {
+        let mut image = vec![0u8; 2 * SUPERBLOCK_SIZE];
+        let sb = &mut image[SUPERBLOCK_OFFSET as usize..];
+        sb[0x4..0x8].copy_from_slice(&(count as u32).to_le_bytes());
+        sb[0x150..0x154].copy_from_slice(&((count >> 32) as u32).to_le_bytes());
+        sb[0x18..0x1C].copy_from_slice(&6u32.to_le_bytes());
+        sb[0x38..0x3A].copy_from_slice(&0xEF53u16.to_le_bytes());
+        sb[0x5C..0x60].copy_from_slice(&0x4u32.to_le_bytes());
+        // RECOVER | 64BIT
+        sb[0x60..0x64].copy_from_slice(&0x84u32.to_le_bytes());
+        sb[0xE0..0xE4].copy_from_slice(&8u32.to_le_bytes());
+        // s_inodes_count, s_inodes_per_group
+        sb[0x0..0x4].copy_from_slice(&64u32.to_le_bytes());
+        sb[0x28..0x2C].copy_from_slice(&64u32.to_le_bytes());
+        sb[0xFE..0x100].copy_from_slice(&64u16.to_le_bytes());
+        let parsed = Superblock::read(&image[..]).expect("superblock");
+        (image, parsed)
+    }
+
+    #[test]
+    fn a_file_system_too_large_for_byte_offsets_is_corrupt() {
+        let (image, sb) = superblock(u64::MAX / 1024);
+        let result = replay(&image[..], &sb);
+        assert!(
+            matches!(&result, Err(JournalError::Corrupt(what)) if what.contains("64-bit")),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn an_image_that_ends_before_the_group_descriptors_is_an_io_error() {
+        let (image, sb) = superblock(1 << 20);
+        let result = replay(&image[..], &sb);
+        assert!(matches!(result, Err(JournalError::Io(_))), "{result:?}");
     }
 }
