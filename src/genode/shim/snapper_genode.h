@@ -3,9 +3,12 @@
  * \date   2026-11-24
  *
  * Two implementations exist: the shim's *.cc over Genode's API, and the Rust
- * module 'snapper_genode::host' over std, which stands in for Genode under
- * 'cargo test'. Both must keep to exactly these signatures; the Rust
- * declarations live in 'src/genode/src/sys.rs'.
+ * crates 'genode-host' (the generic part) and 'snapper-session' with its
+ * feature 'host' (the Snapper session's part) over std, which stand in for
+ * Genode under 'cargo test'. Both must keep to exactly these signatures; the
+ * Rust declarations live in 'src/genode/src/sys.rs' (crate 'genode': up to
+ * and including RTC and timer) and 'src/session/src/sys.rs' (crate
+ * 'snapper-session': the two "Snapper session" parts).
  *
  * Rules of the boundary:
  *  - no exception and no Rust panic crosses it: the shim catches everything
