@@ -134,6 +134,13 @@ pub enum Status {
     Incomplete,
 }
 
+/// In JSON, the one word.
+impl serde::Serialize for Status {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.word())
+    }
+}
+
 impl Status {
     /// One word for tables and JSON.
     pub fn word(&self) -> &'static str {

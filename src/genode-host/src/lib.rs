@@ -536,7 +536,7 @@ mod tests {
     use std::fs;
 
     fn temp_dir(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("snapper-genode-{tag}-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("genode-host-{tag}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         dir
