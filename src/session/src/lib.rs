@@ -4,9 +4,10 @@
 //! ([`server::serve`] onto a [`server::Handler`]).
 //!
 //! The C++ side (the session's root and session components, its client
-//! connection) is in the shim (`src/genode/shim/server.*`, `client.*`) and
-//! the session interface in `include/snapper_session/`; the symbols between
-//! them are declared in [`sys`].
+//! connection, beside the generic shim of `src/genode/shim`) is in
+//! `shim/` (`server.*`, `client.*`, `session_main.*`), the C ABI between it
+//! and this crate in `shim/snapper_session_abi.h` (declared in [`sys`]),
+//! the session interface in `src/include/snapper_session/`.
 //!
 //! Feature `host` (additive, std) implements the session's part of the C
 //! ABI over std ([`host`]), beside `genode-host`'s generic part: the server

@@ -1,5 +1,5 @@
 //! Raw declarations of the `Snapper` session's part of the C ABI in
-//! `src/genode/shim/snapper_genode.h` (server and client side). Keep in step
+//! `shim/snapper_session_abi.h` (server and client side). Keep in step
 //! with the header; `host.rs` (feature `host`) implements the same symbols
 //! for host tests, the C++ shim on Genode.
 
