@@ -10,7 +10,7 @@
 //! the session interface in `src/include/snapper_session/`.
 //!
 //! Feature `host` (additive, std) implements the session's part of the C
-//! ABI over std ([`host`]), beside `genode-host`'s generic part: the server
+//! ABI over std (module `host`), beside `genode-host`'s generic part: the server
 //! and the client of a host "component" run in one thread.
 
 #![no_std]
