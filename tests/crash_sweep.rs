@@ -194,7 +194,7 @@ fn purge_oldest_then_latest() {
     assert_covers(
         &figures,
         "purge",
-        &["archive remove by purge", "sync", "pack delete by purge"],
+        &["archive retire by purge", "sync", "pack delete by purge"],
     );
 }
 
@@ -220,7 +220,7 @@ fn purge_expired() {
     assert_covers(
         &figures,
         "purge_expired",
-        &["archive remove by retention", "pack delete by retention"],
+        &["archive retire by retention", "pack delete by retention"],
     );
 }
 
@@ -241,7 +241,7 @@ fn retention_after_commit() {
         "retention after commit",
         &[
             &COMMIT[..],
-            &["archive remove by retention", "pack delete by retention"],
+            &["archive retire by retention", "pack delete by retention"],
         ]
         .concat(),
     );
@@ -267,7 +267,7 @@ fn retention_after_close_generation() {
     assert_covers(
         &figures,
         "retention after close",
-        &["archive remove by retention", "pack delete by retention"],
+        &["archive retire by retention", "pack delete by retention"],
     );
 }
 
@@ -387,7 +387,7 @@ fn copy_forward_out_of_a_sparse_pack_then_its_deletion() {
             &COMMIT[..],
             &[
                 "pack write at commit",
-                "archive remove by retention",
+                "archive retire by retention",
                 "pack delete by retention",
             ],
         ]

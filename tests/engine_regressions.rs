@@ -169,3 +169,104 @@ fn a_transient_error_reloading_the_base_does_not_lose_the_base() {
     );
     assert_eq!(snapper.take_unchanged(ObjectId(2)), Ok(()));
 }
+
+/// A file system that removes a file in two steps, as lwext4 does
+/// (`ext4_fremove` truncates the file in transactions of its own before
+/// the one that unlinks it): the removal of a file is torn by a power cut
+/// after the truncation, leaving it empty. Everything else is MemStorage.
+struct TornRemove {
+    inner: MemStorage,
+    armed: bool,
+}
+
+impl snapper_core::Storage for TornRemove {
+    fn create_dir(&mut self, path: &str) -> Result<(), StorageError> {
+        self.inner.create_dir(path)
+    }
+    fn write_new_file(&mut self, path: &str, parts: &[&[u8]]) -> Result<(), StorageError> {
+        self.inner.write_new_file(path, parts)
+    }
+    fn read_at(&mut self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError> {
+        self.inner.read_at(path, offset, buf)
+    }
+    fn file_size(&mut self, path: &str) -> Result<u64, StorageError> {
+        self.inner.file_size(path)
+    }
+    fn list_dir(&mut self, path: &str) -> Result<Vec<snapper_core::DirEntry>, StorageError> {
+        self.inner.list_dir(path)
+    }
+    fn remove(&mut self, path: &str) -> Result<(), StorageError> {
+        let is_file = self.inner.file_size(path).is_ok();
+        if self.armed && is_file {
+            // the truncation reached the disk, the unlink did not: power
+            // is cut here, nothing after it happens
+            self.inner.remove(path)?;
+            self.inner.write_new_file(path, &[])?;
+            self.armed = false;
+            return Err(StorageError::Io);
+        }
+        self.inner.remove(path)
+    }
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), StorageError> {
+        self.inner.rename(from, to)
+    }
+    fn sync(&mut self) -> Result<(), StorageError> {
+        self.inner.sync()
+    }
+}
+
+/// Found by the crash scenario on the real stack (run/snappercrash.run,
+/// lwext4): a purge cut while removing the archive left it empty, and the
+/// generation came back "damaged (truncated)", neither complete nor gone.
+/// The purge now renames the archive away (one transaction) before any
+/// removal: a torn removal afterwards leaves only garbage.
+#[test]
+fn a_purge_torn_inside_a_file_removal_leaves_the_generation_complete_or_gone() {
+    let config = Config {
+        redundancy: 0,
+        ..Config::default()
+    };
+    let storage = TornRemove {
+        inner: MemStorage::new(),
+        armed: false,
+    };
+    let mut snapper = Snapper::open(storage, TestPlatform::at(T0), config).unwrap();
+    for version in 0..2u8 {
+        snapper.init_snapshot().unwrap();
+        snapper
+            .take_snapshot(ObjectId(1), &[version; 3000])
+            .unwrap();
+        snapper.commit_snapshot().unwrap();
+    }
+    let oldest = snapper
+        .generations()
+        .first()
+        .map(|g| g.name.clone())
+        .unwrap();
+    snapper.storage_mut().armed = true;
+    // the cut: whatever purge answers, the machine stops here
+    let _ = snapper.purge(Some(&oldest));
+    assert!(!snapper.storage().armed, "the purge removed a file");
+    let disk = snapper.into_storage();
+
+    let snapper = Snapper::open(disk, TestPlatform::at(T0 + 10), config).unwrap();
+    for generation in snapper.generations() {
+        assert!(
+            matches!(
+                generation.status,
+                snapper_core::GenerationStatus::Valid | snapper_core::GenerationStatus::NoArchive
+            ),
+            "after the cut: {} is {:?}",
+            generation.name,
+            generation.status
+        );
+    }
+    let valid: Vec<String> = snapper
+        .generations()
+        .into_iter()
+        .filter(|g| g.status == snapper_core::GenerationStatus::Valid)
+        .map(|g| g.name)
+        .collect();
+    assert_eq!(valid.len(), 1, "the purged one is gone, the other stays");
+    assert!(!valid.contains(&oldest));
+}

@@ -226,7 +226,7 @@ fn a_failed_deletion_in_an_earlier_purged_directory_is_retried_at_the_next_init(
     let (disk, _, clock) = prepare(&Direct, config(), &setup);
     let first_dir = disk.nodes().keys().next().cloned().unwrap();
     // The operations of both purges; the second one deletes files in the
-    // first directory after removing its own archive and syncing.
+    // first directory after retiring its own archive and syncing.
     let trace = {
         let mut snapper = Snapper::open(
             FaultStorage::new(disk.clone()),
@@ -241,7 +241,10 @@ fn a_failed_deletion_in_an_earlier_purged_directory_is_retried_at_the_next_init(
     };
     let second_purge = trace
         .iter()
-        .rposition(|t| t.starts_with("remove") && t.ends_with("/archive"))
+        .rposition(|t| {
+            // the purge's commit point: `rename <gen>/archive <gen>/archive.purged`
+            t.starts_with("rename") && t.split(' ').nth(1).is_some_and(|p| p.ends_with("/archive"))
+        })
         .unwrap();
     let delete = second_purge
         + trace[second_purge..]

@@ -21,6 +21,13 @@ use crate::types::{Generation, PackNumber};
 pub const ARCHIVE: &str = "archive";
 /// Name the archive is written under before the rename that commits it.
 pub const ARCHIVE_TMP: &str = "archive.tmp";
+/// Name a purge renames the archive to before removing it. The rename is
+/// the purge's commit point: a file system may remove a file in several
+/// steps (lwext4 truncates it in transactions of their own before the one
+/// that unlinks it), and a cut between them would leave an empty archive,
+/// a generation neither complete nor gone. Whatever holds this name is
+/// garbage.
+pub const ARCHIVE_PURGED: &str = "archive.purged";
 /// Directory inside a generation that held its snapshot files in format 1;
 /// its presence marks a format-1 generation.
 pub const SNAPSHOT_DIR: &str = "snapshot";

@@ -57,7 +57,8 @@ pub struct Removed {
     pub size: Option<u64>,
 }
 
-/// Watches the engine's removals (purge and gc only ever remove): with
+/// Watches the engine's removals (purge and gc only ever remove, the
+/// archive's retirement included, see `rename`): with
 /// `apply`, each goes through to the storage below and is recorded; without
 /// (a dry run), none does, but the removed paths disappear from what the
 /// engine reads next, so that the engine's own purge or sweep runs to its
@@ -177,6 +178,16 @@ impl<S: Storage> Storage for Removals<S> {
     }
 
     fn rename(&mut self, from: &str, to: &str) -> Result<(), StorageError> {
+        // A purge retires the archive by a rename before removing it, for
+        // file systems that remove a file in several steps (lwext4; see
+        // `layout::ARCHIVE_PURGED`). Here, on a host directory or through
+        // debugfs, the removal is as good as the rename, and recording it as
+        // a removal of the archive keeps the report about the files the
+        // user knows; the engine's removal of the retired name then finds
+        // nothing, which it takes as done.
+        if to.rsplit('/').next() == Some(snapper_core::layout::ARCHIVE_PURGED) {
+            return self.remove(from);
+        }
         self.refuse_in_dry_run()?;
         self.inner.rename(from, to)
     }

@@ -393,8 +393,19 @@ pub fn cut_kind(step: &Step, op: &str) -> &'static str {
         "sync"
     } else if op.starts_with("create_dir") {
         "create_dir"
+    } else if op.starts_with("rename") && path.ends_with("/archive") {
+        // a purge's commit point: the archive renamed to archive.purged
+        if retention {
+            "archive retire by retention"
+        } else if purge {
+            "archive retire by purge"
+        } else {
+            "archive retire (other)"
+        }
     } else if op.starts_with("rename") {
         "archive rename (commit point)"
+    } else if op.starts_with("remove") && path.ends_with("/archive.purged") {
+        "retired archive remove"
     } else if op.starts_with("write") && path.ends_with("/archive.tmp") {
         "archive write"
     } else if op.starts_with("write") && is_pack_file(path) {

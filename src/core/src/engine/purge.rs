@@ -9,7 +9,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::error::Error;
-use crate::layout::{self, GenerationName, ARCHIVE, PACK_DIR};
+use crate::layout::{self, GenerationName, ARCHIVE, ARCHIVE_PURGED, PACK_DIR};
 use crate::storage::{Storage, StorageError};
 use crate::types::{Generation, PackNumber, PackRef};
 
@@ -99,15 +99,29 @@ pub(crate) fn purge_generation<S: Storage, P: Platform>(
         _ => Vec::new(),
     };
     let archive = layout::in_generation(record.name.as_str(), ARCHIVE);
-    let removed = match ctx.storage.remove(&archive) {
+    let retired = layout::in_generation(record.name.as_str(), ARCHIVE_PURGED);
+    // The commit point is a rename, which file systems make atomic, not
+    // the removal, which lwext4 is not (see ARCHIVE_PURGED). A file left
+    // under the retired name by an earlier purge is garbage; it must go so
+    // that the rename, which never replaces a file, can happen.
+    match ctx.storage.remove(&retired) {
+        Ok(()) | Err(StorageError::NotFound) => {}
+        Err(e) => log!(
+            ctx,
+            Level::Warning,
+            "purge of '{}': cannot remove the leftover '{retired}': {e}",
+            record.name
+        ),
+    }
+    let removed = match ctx.storage.rename(&archive, &retired) {
         Ok(()) | Err(StorageError::NotFound) => Ok(()),
-        // An error may come after the removal took effect; then the purge
+        // An error may come after the rename took effect; then the purge
         // has happened and goes on.
         Err(e) if ctx.storage.file_size(&archive) == Err(StorageError::NotFound) => {
             log!(
                 ctx,
                 Level::Warning,
-                "purge of '{}': removing its archive answered {e}, but it is gone",
+                "purge of '{}': retiring its archive answered {e}, but it is gone",
                 record.name
             );
             Ok(())
@@ -118,7 +132,7 @@ pub(crate) fn purge_generation<S: Storage, P: Platform>(
         log!(
             ctx,
             Level::Error,
-            "purge of '{}' failed: cannot remove its archive: {e}",
+            "purge of '{}' failed: cannot retire its archive: {e}",
             record.name
         );
         if ctx.base.is_none() {
@@ -150,6 +164,21 @@ pub(crate) fn purge_generation<S: Storage, P: Platform>(
         }
         return Err(Error::StorageFailed);
     }
+    // Durably purged: the retired archive is garbage. A cut while lwext4
+    // removes it leaves an empty or partial file under that name, which
+    // the sweep removes like any other.
+    let retired_gone = match ctx.storage.remove(&retired) {
+        Ok(()) | Err(StorageError::NotFound) => true,
+        Err(e) => {
+            log!(
+                ctx,
+                Level::Warning,
+                "purge of '{}': cannot remove '{retired}' ({e}); the next sweep does",
+                record.name
+            );
+            false
+        }
+    };
     let deleted = if was_valid {
         let mut doomed: BTreeSet<PackRef> = dead.into_iter().collect();
         let own = ctx
@@ -170,7 +199,7 @@ pub(crate) fn purge_generation<S: Storage, P: Platform>(
             layout::in_generation(record.name.as_str(), PACK_DIR),
         ];
         let (deleted, complete) = delete_packs(ctx, &doomed, &own_dirs);
-        if complete {
+        if complete && retired_gone {
             if let Some(r) = ctx.catalog.record_mut(target) {
                 r.needs_sweep = false;
             }
