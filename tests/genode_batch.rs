@@ -6,10 +6,10 @@
 use std::fs;
 use std::path::PathBuf;
 
-use snapper_genode::batch::{self, Header, Record, RecordFlags, TakeWriter};
-use snapper_genode::client::{BatchReply, Client};
-use snapper_genode::host;
-use snapper_genode::session::Reply;
+use genode_host as host;
+use snapper_session::batch::{self, Header, Record, RecordFlags, TakeWriter};
+use snapper_session::client::{BatchReply, Client};
+use snapper_session::session::Reply;
 use snapper_testkit::payload::payload;
 
 const CONFIG: &str = r#"<config verbose="false" redundancy="0" max_snapshots="0"
@@ -68,7 +68,7 @@ fn batched_take_hints_and_restore_round_trip_in_few_rpcs() {
     let ids: Vec<u64> = (1..=100).collect();
 
     init(&mut client);
-    let before = host::stats().rpcs;
+    let before = snapper_session::host::rpcs();
     let mut b = client.batch();
     for &id in &ids {
         b.take(id, &page(id, 1)).unwrap();
@@ -76,7 +76,7 @@ fn batched_take_hints_and_restore_round_trip_in_few_rpcs() {
     b.flush().unwrap();
     drop(b);
     // 100 pages of 4 KiB through a 64 KiB buffer: 15 per batch -> 7 RPCs
-    let rpcs = host::stats().rpcs - before;
+    let rpcs = snapper_session::host::rpcs() - before;
     assert!(rpcs <= 7, "{rpcs} RPCs");
     assert_eq!(client.commit_snapshot(), Reply::Ok);
 
@@ -95,7 +95,7 @@ fn batched_take_hints_and_restore_round_trip_in_few_rpcs() {
     assert_eq!(client.commit_snapshot(), Reply::Ok);
 
     assert_eq!(client.open_generation(None), Reply::Ok);
-    let before = host::stats().rpcs;
+    let before = snapper_session::host::rpcs();
     let mut seen = Vec::new();
     let result = client.restore_all(&ids, |id, got| {
         let want = page(id, if id % 10 == 0 { 2 } else { 1 });
@@ -104,7 +104,7 @@ fn batched_take_hints_and_restore_round_trip_in_few_rpcs() {
     });
     assert_eq!(result, Reply::Ok);
     assert_eq!(seen, ids);
-    let rpcs = host::stats().rpcs - before;
+    let rpcs = snapper_session::host::rpcs() - before;
     assert!(rpcs <= 8, "{rpcs} restore RPCs for 100 pages");
     // an id the generation lacks: its result, the others still restored
     let mut results = Vec::new();

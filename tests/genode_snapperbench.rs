@@ -1,7 +1,7 @@
 //! The `snapperbench` component's Rust code under `cargo test`: the bench
 //! against the `snapper` server through the C ABI of
 //! `src/genode/shim/snapper_genode.h`, here implemented on the host
-//! (`snapper_genode::host`), storing into a temporary directory.
+//! (`genode_host`, `snapper_session::host`), storing into a temporary directory.
 //!
 //! On the host, server and bench are one "component" (one thread) sharing
 //! one config and one VFS root: the floor's directory lands next to
@@ -15,12 +15,12 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use genode::log::Level;
+use genode::vfs::Vfs;
+use genode_host as host;
 use snapper_core::Config;
-use snapper_genode::host;
-use snapper_genode::log::Level;
-use snapper_genode::server::{self, Handler, SessionId};
-use snapper_genode::session::Reply;
-use snapper_genode::vfs::Vfs;
+use snapper_session::server::{self, Handler, SessionId};
+use snapper_session::session::Reply;
 use snapperbench::step;
 
 fn temp_root(tag: &str) -> PathBuf {
@@ -136,7 +136,7 @@ fn bench_prints_one_table_and_succeeds() {
     assert_eq!(stats.files_written, 3 + 3 + 1, "{stats:?}");
     // init + 64 takes + commit per generation, open + 64 restores + close,
     // purge, purge_zombies
-    assert_eq!(stats.rpcs, 3 * 66 + 66 + 2, "{stats:?}");
+    assert_eq!(snapper_session::host::rpcs(), 3 * 66 + 66 + 2);
 
     // The floor removed its directory. The oldest generation is purged: its
     // archive is gone, its directory stays for the files the later
@@ -348,7 +348,7 @@ fn refused(attribute: &str, value: &str) {
             .any(|e| e.starts_with(&expected) && e.contains(value)),
         "{errors:?}"
     );
-    assert_eq!(host::stats().rpcs, 0);
+    assert_eq!(snapper_session::host::rpcs(), 0);
     assert!(entries(&dir).is_empty(), "{:?}", entries(&dir));
 }
 
@@ -394,7 +394,7 @@ fn payload_over_the_server_buffer_is_refused_before_any_call() {
             && e.contains("bufsize")),
         "{errors:?}"
     );
-    assert_eq!(host::stats().rpcs, 0);
+    assert_eq!(snapper_session::host::rpcs(), 0);
 }
 
 /// batch="yes" and hints="yes": the same steps through the batched calls,
@@ -414,9 +414,9 @@ fn bench_through_batches_and_hints_succeeds_in_few_rpcs() {
             bench
         };
         start_server(&bench, tag);
-        let before = host::stats().rpcs;
+        let before = snapper_session::host::rpcs();
         let code = snapperbench::run_component();
-        let rpcs = host::stats().rpcs - before;
+        let rpcs = snapper_session::host::rpcs() - before;
         assert_eq!(code, snapperbench::EXIT_OK, "{tag}: errors: {:?}", errors());
         assert_eq!(last_line(), snapperbench::DONE_LINE, "{tag}");
         if tag == "plain" {

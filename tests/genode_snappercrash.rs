@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use snapper_genode::client::Client;
-use snapper_genode::host;
-use snapper_genode::session::Reply;
+use genode_host as host;
+use snapper_session::client::Client;
+use snapper_session::session::Reply;
 use snappercrash::{Boot, Named, Plan, Space};
 
 const CONFIG: &str = r#"<config verbose="true" redundancy="2" integrity="true"

@@ -1,7 +1,7 @@
 //! The Genode components' Rust code under `cargo test`: the `snapper` server
 //! and the `snappertests` client talk through the C ABI of
 //! `src/genode/shim/snapper_genode.h`, here implemented on the host
-//! (`snapper_genode::host`), storing into a temporary directory.
+//! (`genode_host`, `snapper_session::host`), storing into a temporary directory.
 //!
 //! TESTS (environment, default 1000) sets the number of objects of the
 //! seed's sequence, as for the Genode build.
@@ -9,10 +9,10 @@
 use std::fs;
 use std::path::PathBuf;
 
-use snapper_genode::client::Client;
-use snapper_genode::host;
-use snapper_genode::log::Level;
-use snapper_genode::session::Reply;
+use genode::log::Level;
+use genode_host as host;
+use snapper_session::client::Client;
+use snapper_session::session::Reply;
 
 fn temp_root(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("snapper-genode-it-{tag}-{}", std::process::id()));

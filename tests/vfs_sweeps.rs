@@ -1,7 +1,7 @@
 //! The crash and fault sweeps through the Genode component's storage path:
 //! the engine over `snapper::VfsStorage` (below a root directory, as the
 //! component's `root` attribute puts it) over the `sg_vfs_*` C ABI, here
-//! its host implementation (`snapper_genode::host`), over the sweeps'
+//! its host implementation (`genode_host`, `snapper_session::host`), over the sweeps'
 //! CrashStorage and FaultStorage. What lies between the engine and the VFS
 //! (path building, the read loop of `read_file`, the mapping of errors
 //! both ways across the ABI) is swept like the engine itself.
@@ -16,10 +16,10 @@
 mod common;
 
 use common::payload;
+use genode::vfs::Vfs;
+use genode_host as host;
 use snapper::VfsStorage;
 use snapper_core::{Config, DirEntry, Storage, StorageError};
-use snapper_genode::host;
-use snapper_genode::vfs::Vfs;
 use snapper_testkit::env_count;
 use snapper_testkit::fault_sweep::{self, sweep_faults};
 use snapper_testkit::sweep::{self, snapshot, sweep_mounted, Figures, Step, Workload, T0};

@@ -1,11 +1,11 @@
-//! Fuzz target: the batch decoders of snapper_genode::batch (the bytes a
+//! Fuzz target: the batch decoders of snapper_session::batch (the bytes a
 //! client puts into the shared buffer for take_batch/restore_batch).
 //! Properties: no panic on any input; an accepted take batch's payloads lie
 //! in the buffer, 8-byte aligned, clear of header and table, in order and
 //! not overlapping; a hint has no payload; an accepted batch is not empty.
 #![no_main]
 
-use snapper_genode::batch::{self, Header, RecordFlags};
+use snapper_session::batch::{self, Header, RecordFlags};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(records) = batch::decode_take(data) {

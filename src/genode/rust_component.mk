@@ -3,16 +3,17 @@
 #
 # Expects CRATE. Builds the crate as a no_std staticlib with stable cargo for
 # the host triple (see src/Makefile for why that fits Genode) and links it,
-# together with the C++ shim, into TARGET.
+# together with the C++ shims (the genode crate's and the Snapper session's),
+# into TARGET.
 #
 
-SHIM_DIR := $(REP_DIR)/src/genode/shim
+SHIM_DIRS := $(REP_DIR)/src/genode/shim $(REP_DIR)/src/session/shim
 
-SRC_CC  += $(notdir $(wildcard $(SHIM_DIR)/*.cc))
+SRC_CC  += $(notdir $(foreach d,$(SHIM_DIRS),$(wildcard $(d)/*.cc)))
 LIBS    += base vfs
-INC_DIR += $(REP_DIR)/src/include $(SHIM_DIR)
+INC_DIR += $(REP_DIR)/src/include $(SHIM_DIRS)
 
-vpath %.cc $(SHIM_DIR)
+vpath %.cc $(SHIM_DIRS)
 
 CARGO        ?= cargo
 CARGO_TARGET := $(CURDIR)/cargo-target

@@ -1,7 +1,7 @@
 //! [`Storage`] over a host directory (std::fs): the one std backend of the
 //! tree, behind the `std` feature. snapper-host stores through it, and so
-//! does the host implementation of the Genode C ABI (snapper-genode's
-//! `host` feature), so that the host rules for rename and sync exist once.
+//! does the host implementation of the Genode C ABI (crate `genode-host`),
+//! so that the host rules for rename and sync exist once.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};

@@ -168,7 +168,8 @@ libgcc_inc="$(dirname "$($CXX -print-libgcc-file-name)")/include"
 
 # REP_INC_DIR for x86_64 + 64bit, then each repository's include/,
 # then the compiler's own headers (global.mk: ALL_INC_DIR, LIBGCC_INC_DIR)
-INC="-I$project/src/include -I$here"
+session_shim="$project/src/session/shim"
+INC="-I$project/src/include -I$here -I$session_shim"
 for rep in base base-linux os; do
 	for spec in spec/x86 spec/x86_64 spec/64bit; do
 		d="$GENODE_DIR/repos/$rep/include/$spec"
@@ -191,7 +192,8 @@ if [ -z "$cleanup" ]; then cleanup=$out; else cleanup="$cleanup $out"; fi
 set -x
 $CXX $FLAGS $INC -x c++ -fsyntax-only "$project/src/include/snapper_session/connection.h"
 $CXX $CC_OPT $INC -x c -fsyntax-only -std=c11 -Wextra -Werror "$here/snapper_genode.h"
-for cc in "$here"/*.cc; do
+$CXX $CC_OPT $INC -x c -fsyntax-only -std=c11 -Wextra -Werror "$session_shim/snapper_session_abi.h"
+for cc in "$here"/*.cc "$session_shim"/*.cc; do
 	$CXX $FLAGS $INC -c "$cc" -o "$out/$(basename "$cc" .cc).o"
 done
 set +x

@@ -4,8 +4,8 @@
  *
  * Everything a no_std Rust component needs from Genode, behind plain C
  * functions: log, exit, heap, config, RTC and timer here; the VFS in
- * vfs_storage.cc, the Snapper session as server in server.cc and as client
- * in client.cc, symbols Rust's libraries need in libc_stubs.cc. No C++
+ * vfs_storage.cc, symbols Rust's libraries need in libc_stubs.cc. (The
+ * Snapper session's server and client are in src/session/shim.) No C++
  * exception leaves the shim; each entry point catches and answers with an
  * 'sg_status'.
  *
@@ -30,19 +30,6 @@ sg_status Main::init_vfs()
 		_vfs.construct(_env, _heap, vfs);
 		status = _vfs->root_opened() ? SG_OK : SG_ERR_IO; });
 	return status;
-}
-
-
-sg_status Main::serve(sg_session_ops const *ops, size_t bufsize)
-{
-	if (_root.constructed())
-		return SG_ERR_EXISTS;
-	if (!ops || bufsize == 0)
-		return SG_ERR_INVALID;
-
-	_root.construct(_env, _heap, *ops, bufsize);
-	_env.parent().announce(_env.ep().manage(*_root));
-	return SG_OK;
 }
 
 

@@ -15,8 +15,6 @@
 #include <util/reconstructible.h>
 
 /* Snapper includes */
-#include "client.h"
-#include "server.h"
 #include "vfs_storage.h"
 
 
@@ -27,16 +25,14 @@ struct Snapper::Main : Noncopyable
 	Heap _heap { _env.ram(), _env.rm() };
 
 	/*
-	 * Every service is opened on first use: a client needs no Rtc, the
-	 * server no Snapper session, and since 25.05 a denied session request
-	 * ends the component.
+	 * Every service is opened on first use: a client needs no Rtc, and
+	 * since 25.05 a denied session request ends the component. (A session
+	 * protocol's shim keeps its own services, e.g. src/session/shim.)
 	 */
 	Constructible<Attached_rom_dataspace> _config { };
 	Constructible<Vfs_storage>            _vfs    { };
 	Constructible<Rtc::Connection>        _rtc    { };
 	Constructible<Timer::Connection>      _timer  { };
-	Constructible<Root>                   _root   { };
-	Constructible<Client>                 _client { };
 
 	Main(Env &env) : _env(env) { }
 
@@ -61,6 +57,8 @@ struct Snapper::Main : Noncopyable
 		return *_rtc;
 	}
 
+	Env &env() { return _env; }
+
 	Heap &heap() { return _heap; }
 
 	void exit(int code) { _env.parent().exit(code); }
@@ -72,23 +70,6 @@ struct Snapper::Main : Noncopyable
 	sg_status with_vfs(FN const &fn)
 	{
 		return _vfs.constructed() ? fn(*_vfs) : SG_ERR_UNAVAILABLE;
-	}
-
-	/* announces the Snapper service, answered by 'ops' */
-	sg_status serve(sg_session_ops const *ops, size_t bufsize);
-
-	void open_client()
-	{
-		if (!_client.constructed())
-			_client.construct(_env);
-	}
-
-	void close_client() { _client.destruct(); }
-
-	template <typename FN>
-	sg_status with_client(FN const &fn)
-	{
-		return _client.constructed() ? fn(*_client) : SG_ERR_UNAVAILABLE;
 	}
 };
 

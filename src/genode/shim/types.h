@@ -17,9 +17,6 @@ namespace Snapper {
 	using namespace Genode;
 
 	class  Vfs_storage;
-	struct Session_component;
-	struct Root;
-	struct Client;
 	struct Main;
 
 	/* the component's one 'Main', for the C entry points (main.cc) */

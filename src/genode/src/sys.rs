@@ -1,5 +1,8 @@
-//! Raw declarations of the C ABI in `shim/snapper_genode.h`. Keep in step
-//! with the header; `host.rs` implements the same symbols for host tests.
+//! Raw declarations of the generic part of the C ABI in
+//! `shim/snapper_genode.h` (start-up, log, heap, config, VFS, RTC, timer).
+//! Keep in step with the header; the `genode-host` crate implements the
+//! same symbols for host tests. Session ABIs (e.g. `snapper-session`)
+//! declare their own symbols on top of these types.
 
 #![allow(non_camel_case_types, missing_docs)]
 
@@ -7,7 +10,6 @@ use core::ffi::{c_char, c_int, c_void};
 
 pub type sg_status = c_int;
 pub type sg_log_level = c_int;
-pub type sg_rpc = c_int;
 
 pub const SG_OK: sg_status = 0;
 pub const SG_ERR_NOT_FOUND: sg_status = 1;
@@ -23,20 +25,6 @@ pub const SG_ERR_UNAVAILABLE: sg_status = 9;
 pub const SG_LOG_INFO: sg_log_level = 0;
 pub const SG_LOG_WARNING: sg_log_level = 1;
 pub const SG_LOG_ERROR: sg_log_level = 2;
-
-pub const SG_RPC_INIT_SNAPSHOT: sg_rpc = 1;
-pub const SG_RPC_TAKE_SNAPSHOT: sg_rpc = 2;
-pub const SG_RPC_COMMIT_SNAPSHOT: sg_rpc = 3;
-pub const SG_RPC_OPEN_GENERATION: sg_rpc = 4;
-pub const SG_RPC_RESTORE: sg_rpc = 5;
-pub const SG_RPC_CLOSE_GENERATION: sg_rpc = 6;
-pub const SG_RPC_PURGE: sg_rpc = 7;
-pub const SG_RPC_PURGE_EXPIRED: sg_rpc = 8;
-pub const SG_RPC_PURGE_ZOMBIES: sg_rpc = 9;
-pub const SG_RPC_TAKE_BATCH: sg_rpc = 10;
-pub const SG_RPC_RESTORE_BATCH: sg_rpc = 11;
-
-pub const SG_RESULT_NO_SESSION: u32 = 0xffff_ffff;
 
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -67,23 +55,6 @@ pub type sg_attribute_fn = unsafe extern "C" fn(
 
 pub type sg_dirent_fn =
     unsafe extern "C" fn(ctx: *mut c_void, name: *const c_char, name_len: usize, is_dir: c_int);
-
-#[repr(C)]
-pub struct sg_session_ops {
-    pub ctx: *mut c_void,
-    pub init_snapshot: unsafe extern "C" fn(*mut c_void, u64) -> u32,
-    pub take_snapshot: unsafe extern "C" fn(*mut c_void, u64, *const u8, usize, usize, u64) -> u32,
-    pub commit_snapshot: unsafe extern "C" fn(*mut c_void, u64) -> u32,
-    pub open_generation: unsafe extern "C" fn(*mut c_void, u64, *const c_char, usize) -> u32,
-    pub restore: unsafe extern "C" fn(*mut c_void, u64, *mut u8, usize, usize, u64) -> u32,
-    pub close_generation: unsafe extern "C" fn(*mut c_void, u64) -> u32,
-    pub purge: unsafe extern "C" fn(*mut c_void, u64, *const c_char, usize) -> u32,
-    pub purge_expired: unsafe extern "C" fn(*mut c_void, u64) -> u32,
-    pub purge_zombies: unsafe extern "C" fn(*mut c_void, u64) -> u32,
-    pub session_closed: unsafe extern "C" fn(*mut c_void, u64),
-    pub take_batch: unsafe extern "C" fn(*mut c_void, u64, *mut u8, usize) -> u32,
-    pub restore_batch: unsafe extern "C" fn(*mut c_void, u64, *mut u8, usize) -> u32,
-}
 
 extern "C" {
     pub fn sg_log(level: sg_log_level, msg: *const c_char, len: usize);
@@ -125,15 +96,4 @@ extern "C" {
     pub fn sg_rtc_now(out: *mut sg_rtc_time) -> sg_status;
     pub fn sg_timer_elapsed_us() -> u64;
     pub fn sg_timer_sleep_us(us: u64);
-    pub fn sg_serve(ops: *const sg_session_ops, bufsize: usize) -> sg_status;
-    pub fn sg_client_open() -> sg_status;
-    pub fn sg_client_buffer(out_ptr: *mut *mut u8, out_len: *mut usize) -> sg_status;
-    pub fn sg_client_call(
-        rpc: sg_rpc,
-        size: usize,
-        id: u64,
-        name: *const c_char,
-        name_len: usize,
-    ) -> u32;
-    pub fn sg_client_close();
 }

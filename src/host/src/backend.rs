@@ -9,9 +9,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use snapper_core::{Config, GenerationStatus, ObjectId, Snapper};
-use snapper_genode::client::{Batch, Client};
-use snapper_genode::session::Reply;
 use snapper_host::{DirStorage, HostPlatform};
+use snapper_session::client::{Batch, Client};
+use snapper_session::session::Reply;
 
 /// Which path `--session` chose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,7 +93,7 @@ impl Backend {
             }
             Route::Calls | Route::Batch => {
                 std::fs::create_dir_all(root).map_err(|e| format!("{}: {e}", root.display()))?;
-                snapper_genode::host::install(config_text, root);
+                genode_host::install(config_text, root);
                 snapper::start().map_err(|e| format!("snapper component: {e}"))?;
                 let client = Client::open().map_err(|e| format!("session: {e}"))?;
                 Ok(Backend::Session {

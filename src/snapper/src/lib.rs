@@ -15,14 +15,14 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use genode::log::{self, Level as LogLevel};
+use genode::vfs::{self, DirEntry as VfsEntry, Path, Vfs};
+use genode::{log_info, log_warning, rtc};
 use snapper_core::{
     Config, Error, InitOutcome, Level, ObjectId, Platform, Snapper, State, Storage, StorageError,
 };
-use snapper_genode::log::{self, Level as LogLevel};
-use snapper_genode::server::{Handler, SessionId};
-use snapper_genode::session::Reply;
-use snapper_genode::vfs::{self, DirEntry as VfsEntry, Path, Vfs};
-use snapper_genode::{log_info, log_warning, rtc, server};
+use snapper_session::server::{self, Handler, SessionId};
+use snapper_session::session::Reply;
 
 /// The line the seed's run script waits for before it starts clients.
 pub const READY_LINE: &str = "root snapper component created";
@@ -34,8 +34,8 @@ pub struct VfsStorage {
     prefix: Path,
 }
 
-fn storage_error(error: snapper_genode::Error) -> StorageError {
-    use snapper_genode::Error as E;
+fn storage_error(error: genode::Error) -> StorageError {
+    use genode::Error as E;
     match error {
         E::NotFound => StorageError::NotFound,
         E::Exists => StorageError::AlreadyExists,
@@ -49,13 +49,13 @@ fn storage_error(error: snapper_genode::Error) -> StorageError {
 impl VfsStorage {
     /// Storage below `root` (`""` or `"/"` for the VFS root); creates
     /// `root` if missing.
-    pub fn new(mut vfs: Vfs, root: &str) -> Result<VfsStorage, snapper_genode::Error> {
+    pub fn new(mut vfs: Vfs, root: &str) -> Result<VfsStorage, genode::Error> {
         let root = root.trim_matches('/');
         let mut prefix = Path::new();
         for component in root.split('/').filter(|c| !c.is_empty()) {
             prefix = vfs::path(&[&prefix, component])?;
             match vfs.create_dir(&prefix) {
-                Ok(()) | Err(snapper_genode::Error::Exists) => {}
+                Ok(()) | Err(genode::Error::Exists) => {}
                 Err(e) => return Err(e),
             }
             prefix = vfs::path(&[&prefix, "/"])?;
@@ -407,11 +407,11 @@ pub enum StartError {
     /// The config ROM is missing or malformed.
     Config(String),
     /// The VFS or the snapper root is not usable.
-    Vfs(snapper_genode::Error),
+    Vfs(genode::Error),
     /// The snapper root could not be scanned.
     Open(Error),
     /// The service could not be announced.
-    Serve(snapper_genode::Error),
+    Serve(genode::Error),
 }
 
 impl fmt::Display for StartError {
@@ -431,7 +431,7 @@ impl fmt::Display for StartError {
 /// directory of the VFS holding the generations (default: the VFS root, as
 /// in 2.0).
 pub fn start() -> Result<(), StartError> {
-    let attributes = snapper_genode::config::attributes()
+    let attributes = genode::config::attributes()
         .map_err(|e| StartError::Config(alloc::format!("config ROM unreadable: {e}")))?;
     let config = Config::from_attributes(
         attributes
@@ -471,8 +471,8 @@ pub fn start() -> Result<(), StartError> {
 #[no_mangle]
 pub extern "C" fn sg_component_construct() {
     if let Err(e) = start() {
-        snapper_genode::log_error!("snapper: {e}");
-        snapper_genode::exit(1);
+        genode::log_error!("snapper: {e}");
+        genode::exit(1);
     }
 }
 
@@ -533,7 +533,7 @@ mod tests {
             std::env::temp_dir().join(std::format!("snapper-vfsstorage-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        snapper_genode::host::install("<config/>", &dir);
+        genode_host::install("<config/>", &dir);
         let mut storage = VfsStorage::new(Vfs::init().unwrap(), "r").unwrap();
         let big: std::vec::Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
         storage.write_new_file("small", &[b"abc"]).unwrap();
@@ -568,27 +568,25 @@ mod tests {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        snapper_genode::host::install("<config/>", &dir);
+        genode_host::install("<config/>", &dir);
         let root = "r".repeat(100);
         let mut storage = VfsStorage::new(Vfs::init().unwrap(), &root).unwrap();
         // root + "/" + name: one byte over the limit, and just within it
-        let over = "n".repeat(snapper_genode::vfs::MAX_PATH - root.len());
-        let within = "n".repeat(snapper_genode::vfs::MAX_PATH - root.len() - 1);
+        let over = "n".repeat(genode::vfs::MAX_PATH - root.len());
+        let within = "n".repeat(genode::vfs::MAX_PATH - root.len() - 1);
         assert_eq!(
             storage.write_new_file(&over, &[b"x"]),
             Err(StorageError::Io)
         );
-        assert!(snapper_genode::host::log_lines()
+        assert!(genode_host::log_lines()
             .iter()
-            .any(
-                |(level, line)| *level == snapper_genode::log::Level::Warning
-                    && line.starts_with("path too long for Genode's VFS")
-            ));
+            .any(|(level, line)| *level == genode::log::Level::Warning
+                && line.starts_with("path too long for Genode's VFS")));
         // the host file system may refuse a name this long itself: what
         // matters is that the path reached it, i.e. no refusal by length
         let _ = storage.write_new_file(&within, &[b"x"]);
         assert_eq!(
-            snapper_genode::host::log_lines()
+            genode_host::log_lines()
                 .iter()
                 .filter(|(_, line)| line.starts_with("path too long"))
                 .count(),
@@ -597,13 +595,13 @@ mod tests {
         // a root that alone is too long does not start
         assert_eq!(
             VfsStorage::new(Vfs::init().unwrap(), &"r".repeat(600)).err(),
-            Some(snapper_genode::Error::Invalid)
+            Some(genode::Error::Invalid)
         );
     }
 
     #[test]
     fn storage_errors_map_onto_the_cores() {
-        use snapper_genode::Error as E;
+        use genode::Error as E;
         assert_eq!(storage_error(E::NotFound), StorageError::NotFound);
         assert_eq!(storage_error(E::Exists), StorageError::AlreadyExists);
         assert_eq!(storage_error(E::NoSpace), StorageError::NoSpace);

@@ -34,10 +34,10 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use snapper_genode::client::Client;
-use snapper_genode::session::Reply;
-use snapper_genode::vfs::Vfs;
-use snapper_genode::{log_error, log_info, log_warning, timer};
+use genode::vfs::Vfs;
+use genode::{log_error, log_info, log_warning, timer};
+use snapper_session::client::Client;
+use snapper_session::session::Reply;
 
 pub use settings::{Settings, SettingsError};
 pub use table::Row;
@@ -410,8 +410,8 @@ impl Bench<'_> {
         };
         // Left behind by an interrupted run: start from nothing.
         let prepared = match vfs.create_dir(FLOOR_DIR) {
-            Ok(()) | Err(snapper_genode::Error::Exists) => match vfs.remove(FLOOR_FILE) {
-                Ok(()) | Err(snapper_genode::Error::NotFound) => Ok(()),
+            Ok(()) | Err(genode::Error::Exists) => match vfs.remove(FLOOR_FILE) {
+                Ok(()) | Err(genode::Error::NotFound) => Ok(()),
                 Err(e) => Err(format!("floor: cannot remove the old {FLOOR_FILE}: {e}")),
             },
             Err(e) => Err(format!("floor: cannot create {FLOOR_DIR}: {e}")),
@@ -466,7 +466,7 @@ impl Bench<'_> {
             |us| Row::plain(step::FLOOR_REMOVE, us),
             |_| {
                 match vfs.remove(FLOOR_FILE) {
-                    Ok(()) | Err(snapper_genode::Error::NotFound) => {}
+                    Ok(()) | Err(genode::Error::NotFound) => {}
                     Err(e) => return Err(format!("floor: removing {FLOOR_FILE}: {e}")),
                 }
                 vfs.remove(FLOOR_DIR)
@@ -483,7 +483,7 @@ impl Bench<'_> {
 fn floor_read(
     settings: &Settings,
     payload: &mut [u8],
-    mut read_at: impl FnMut(u64, &mut [u8]) -> Result<usize, snapper_genode::Error>,
+    mut read_at: impl FnMut(u64, &mut [u8]) -> Result<usize, genode::Error>,
 ) -> Result<(), String> {
     let size = payload.len().max(1);
     let objects = u64::from(settings.payload_num);
@@ -559,7 +559,7 @@ pub fn run(client: &mut Client, settings: &Settings) -> Report {
 /// The settings from the component's config ROM. Without a config the
 /// defaults apply (with a warning), as for any attribute left out.
 pub fn configured() -> Result<Settings, SettingsError> {
-    match snapper_genode::config::attributes() {
+    match genode::config::attributes() {
         Ok(attributes) => Settings::from_attributes(
             attributes
                 .iter()
@@ -611,7 +611,7 @@ pub fn run_component() -> i32 {
 #[cfg(feature = "genode")]
 #[no_mangle]
 pub extern "C" fn sg_component_construct() {
-    snapper_genode::exit(run_component());
+    genode::exit(run_component());
 }
 
 #[cfg(test)]

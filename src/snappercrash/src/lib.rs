@@ -55,9 +55,9 @@ use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
 
-use snapper_genode::client::Client;
-use snapper_genode::session::Reply;
-use snapper_genode::{log_error, log_info, timer};
+use genode::{log_error, log_info, timer};
+use snapper_session::client::Client;
+use snapper_session::session::Reply;
 
 pub use content::{Space, LABEL_ID};
 pub use plan::{Named, Plan, PlanError};
@@ -534,7 +534,7 @@ pub fn run(client: &mut Client, plan: &Plan) -> Result<Tally, String> {
 
 /// The whole component: plan, session, [`run`]. Returns the exit value.
 pub fn run_component() -> i32 {
-    let plan = match snapper_genode::config::attributes() {
+    let plan = match genode::config::attributes() {
         Ok(attributes) => Plan::from_attributes(
             attributes
                 .iter()
@@ -585,5 +585,5 @@ pub fn run_component() -> i32 {
 #[cfg(feature = "genode")]
 #[no_mangle]
 pub extern "C" fn sg_component_construct() {
-    snapper_genode::exit(run_component());
+    genode::exit(run_component());
 }

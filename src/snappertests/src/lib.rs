@@ -17,10 +17,10 @@ extern crate alloc;
 
 use alloc::vec;
 use alloc::vec::Vec;
-use snapper_genode::batch::{self, Header, Record, TakeWriter};
-use snapper_genode::client::{BatchReply, Client};
-use snapper_genode::session::Reply;
-use snapper_genode::{log_info, timer};
+use genode::{log_info, timer};
+use snapper_session::batch::{self, Header, Record, TakeWriter};
+use snapper_session::client::{BatchReply, Client};
+use snapper_session::session::Reply;
 
 /// TESTS as given to the build, 1000 if unset or not a number.
 pub fn build_time_tests() -> u32 {
@@ -31,11 +31,11 @@ pub fn build_time_tests() -> u32 {
 
 /// The number of objects: the config's `tests` attribute, else the build's.
 pub fn configured_tests() -> u32 {
-    match snapper_genode::config::attribute("tests") {
+    match genode::config::attribute("tests") {
         Ok(Some(value)) => match value.trim().parse() {
             Ok(tests) => tests,
             Err(_) => {
-                snapper_genode::log_warning!(
+                genode::log_warning!(
                     "config attribute tests=\"{value}\" is not a number, using {}",
                     build_time_tests()
                 );
@@ -229,7 +229,7 @@ fn batch_payload(i: u32, generation: u32) -> [u8; 8] {
     p
 }
 
-fn batch_failed(what: &str, f: snapper_genode::client::BatchFailure) -> alloc::string::String {
+fn batch_failed(what: &str, f: snapper_session::client::BatchFailure) -> alloc::string::String {
     alloc::format!(
         "{what}: object {} answered {} ({} dropped)",
         f.id,
@@ -487,9 +487,9 @@ pub extern "C" fn sg_component_construct() {
     let outcome = match Client::open() {
         Ok(mut client) => run_all(&mut client, tests),
         Err(e) => {
-            snapper_genode::log_error!("snappertests: no Snapper session: {e}");
-            snapper_genode::exit(2);
+            genode::log_error!("snappertests: no Snapper session: {e}");
+            genode::exit(2);
         }
     };
-    snapper_genode::exit(if outcome.all_passed() { 0 } else { 1 });
+    genode::exit(if outcome.all_passed() { 0 } else { 1 });
 }

@@ -1,5 +1,6 @@
-//! What a no_std Rust component needs from its runtime on Genode: a global
-//! allocator over the component's heap and a panic handler.
+//! Feature `runtime`: what a no_std Rust component needs from its runtime
+//! on Genode: a global allocator over the component's heap and a panic
+//! handler.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ffi::c_void;

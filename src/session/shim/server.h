@@ -16,7 +16,13 @@
 
 /* Snapper includes */
 #include <snapper_session/snapper_session.h>
+#include "snapper_session_abi.h"
 #include "types.h"
+
+namespace Snapper {
+	struct Session_component;
+	struct Root;
+}
 
 
 struct Snapper::Session_component : Rpc_object<Session>

@@ -1,5 +1,6 @@
-//! The C ABI of `shim/snapper_genode.h`, implemented over std: Genode's
-//! stand-in under `cargo test`.
+//! The generic part of the C ABI of `src/genode/shim/snapper_genode.h`
+//! (what crate `genode` declares), implemented over std: Genode's stand-in
+//! under `cargo test` and in host tools.
 //!
 //! The components' Rust code calls the very same `extern "C"` symbols it
 //! calls on Genode; here they resolve to the functions below instead of the
@@ -13,9 +14,14 @@
 //!   put the crash and fault wrappers of snapper-testkit there, so that the
 //!   Genode storage path is swept like the core); syncs and files written
 //!   are counted ([`stats`]);
-//! - RTC: the system clock; timer: `std::time::Instant`;
-//! - Snapper session: served by direct calls in the same thread, the
-//!   "dataspace" being a heap buffer of `bufsize` bytes.
+//! - RTC: the system clock; timer: `std::time::Instant`.
+//!
+//! A session protocol implements its own part of the ABI beside this one
+//! (`snapper_session::host`), keyed to this thread's component by
+//! [`component`] so that [`install`] starts it afresh as well.
+//!
+//! A test binary that uses no item of this crate must still link it, for
+//! the `sg_*` symbols: `use genode_host as _;`.
 //!
 //! What it cannot stand for: Genode's RPC marshalling and capability
 //! checks, quota accounting, the `fs` plugin's asynchronous packets, and
@@ -41,8 +47,8 @@ use snapper_core::dir::DirStorage;
 use snapper_core::time::DateTime;
 use snapper_core::{EntryKind, Storage, StorageError};
 
-use crate::log::Level;
-use crate::sys::{self, sg_bytes, sg_rpc, sg_rtc_time, sg_session_ops, sg_status};
+use genode::log::Level;
+use genode::sys::{self, sg_bytes, sg_rtc_time, sg_status};
 
 /// What the host VFS did, for tests that check the I/O pattern.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -51,13 +57,6 @@ pub struct HostStats {
     pub syncs: u64,
     /// Files created by `sg_vfs_write_new`.
     pub files_written: u64,
-    /// Calls of `sg_client_call` that reached the server.
-    pub rpcs: u64,
-}
-
-struct ClientSession {
-    id: u64,
-    buf: Box<[u8]>,
 }
 
 /// What the component's VFS stores to, until `sg_vfs_init` opens it.
@@ -73,9 +72,8 @@ thread_local! {
     static STORAGE: RefCell<Option<Box<dyn Storage + Send>>> = const { RefCell::new(None) };
     static VFS_NAME: RefCell<String> = const { RefCell::new(String::new()) };
     static STATS: Cell<HostStats> = Cell::new(HostStats::default());
-    static SERVER: Cell<Option<(*const sg_session_ops, usize)>> = const { Cell::new(None) };
-    static CLIENT: RefCell<Option<ClientSession>> = const { RefCell::new(None) };
-    static NEXT_SESSION: Cell<u64> = const { Cell::new(1) };
+    /// Which component of this thread is installed: [`install`] counts up.
+    static COMPONENT: Cell<u64> = const { Cell::new(0) };
     static LOG: RefCell<Vec<(Level, String)>> = const { RefCell::new(Vec::new()) };
     static START: Cell<Option<Instant>> = const { Cell::new(None) };
 }
@@ -103,8 +101,7 @@ fn install_backend(config: &str, backend: Backend, name: String) {
     STORAGE.with(|s| *s.borrow_mut() = None);
     VFS_NAME.with(|n| *n.borrow_mut() = name);
     STATS.with(|s| s.set(HostStats::default()));
-    SERVER.with(|s| s.set(None));
-    CLIENT.with(|c| *c.borrow_mut() = None);
+    COMPONENT.with(|c| c.set(c.get() + 1));
     LOG.with(|l| l.borrow_mut().clear());
 }
 
@@ -113,9 +110,16 @@ pub fn log_lines() -> Vec<(Level, String)> {
     LOG.with(|l| l.borrow().clone())
 }
 
-/// The VFS and session counters of this thread's component.
+/// The VFS counters of this thread's component.
 pub fn stats() -> HostStats {
     STATS.with(|s| s.get())
+}
+
+/// Identifies this thread's component: it changes with each [`install`].
+/// A session's host implementation keeps its state per component with it,
+/// so that a new component starts without the old one's server or client.
+pub fn component() -> u64 {
+    COMPONENT.with(|c| c.get())
 }
 
 fn count(f: impl FnOnce(&mut HostStats)) {
@@ -517,124 +521,6 @@ pub extern "C" fn sg_timer_sleep_us(us: u64) {
     std::thread::sleep(std::time::Duration::from_micros(us));
 }
 
-/*****************************************
- ** Snapper session                     **
- *****************************************/
-
-/// Host `sg_serve`: remembers the callbacks for this thread's client.
-#[no_mangle]
-pub unsafe extern "C" fn sg_serve(ops: *const sg_session_ops, bufsize: usize) -> sg_status {
-    if ops.is_null() || bufsize == 0 {
-        return sys::SG_ERR_INVALID;
-    }
-    if SERVER.with(|s| s.get()).is_some() {
-        return sys::SG_ERR_EXISTS;
-    }
-    SERVER.with(|s| s.set(Some((ops, bufsize))));
-    sys::SG_OK
-}
-
-/// Host `sg_client_open`: a session to this thread's server, its buffer on
-/// the heap.
-#[no_mangle]
-pub extern "C" fn sg_client_open() -> sg_status {
-    let Some((_, bufsize)) = SERVER.with(|s| s.get()) else {
-        return sys::SG_ERR_UNAVAILABLE;
-    };
-    CLIENT.with(|c| {
-        let mut client = c.borrow_mut();
-        if client.is_none() {
-            let id = NEXT_SESSION.with(|n| {
-                let id = n.get();
-                n.set(id + 1);
-                id
-            });
-            *client = Some(ClientSession {
-                id,
-                buf: vec_zeroed(bufsize),
-            });
-        }
-    });
-    sys::SG_OK
-}
-
-fn vec_zeroed(len: usize) -> Box<[u8]> {
-    std::vec![0u8; len].into_boxed_slice()
-}
-
-/// Host `sg_client_buffer`.
-#[no_mangle]
-pub unsafe extern "C" fn sg_client_buffer(out_ptr: *mut *mut u8, out_len: *mut usize) -> sg_status {
-    CLIENT.with(|c| match c.borrow_mut().as_mut() {
-        Some(session) => {
-            unsafe {
-                *out_ptr = session.buf.as_mut_ptr();
-                *out_len = session.buf.len();
-            }
-            sys::SG_OK
-        }
-        None => sys::SG_ERR_UNAVAILABLE,
-    })
-}
-
-/// Host `sg_client_call`: calls the server's callback directly. No borrow
-/// is held during the call: the server uses the other host functions.
-#[no_mangle]
-pub unsafe extern "C" fn sg_client_call(
-    rpc: sg_rpc,
-    size: usize,
-    id: u64,
-    name: *const c_char,
-    name_len: usize,
-) -> u32 {
-    let Some((ops, _)) = SERVER.with(|s| s.get()) else {
-        return sys::SG_RESULT_NO_SESSION;
-    };
-    let Some((session, buf, buf_len)) = CLIENT.with(|c| {
-        c.borrow_mut()
-            .as_mut()
-            .map(|s| (s.id, s.buf.as_mut_ptr(), s.buf.len()))
-    }) else {
-        return sys::SG_RESULT_NO_SESSION;
-    };
-    count(|s| s.rpcs += 1);
-    // SAFETY: registered by `sg_serve`, valid for the component's lifetime.
-    let ops = unsafe { &*ops };
-    let ctx = ops.ctx;
-    let (name, name_len) = if name.is_null() {
-        (std::ptr::null(), 0)
-    } else {
-        (name, name_len)
-    };
-    unsafe {
-        match rpc {
-            sys::SG_RPC_INIT_SNAPSHOT => (ops.init_snapshot)(ctx, session),
-            sys::SG_RPC_TAKE_SNAPSHOT => (ops.take_snapshot)(ctx, session, buf, buf_len, size, id),
-            sys::SG_RPC_COMMIT_SNAPSHOT => (ops.commit_snapshot)(ctx, session),
-            sys::SG_RPC_OPEN_GENERATION => (ops.open_generation)(ctx, session, name, name_len),
-            sys::SG_RPC_RESTORE => (ops.restore)(ctx, session, buf, buf_len, size, id),
-            sys::SG_RPC_CLOSE_GENERATION => (ops.close_generation)(ctx, session),
-            sys::SG_RPC_PURGE => (ops.purge)(ctx, session, name, name_len),
-            sys::SG_RPC_PURGE_EXPIRED => (ops.purge_expired)(ctx, session),
-            sys::SG_RPC_PURGE_ZOMBIES => (ops.purge_zombies)(ctx, session),
-            sys::SG_RPC_TAKE_BATCH => (ops.take_batch)(ctx, session, buf, buf_len),
-            sys::SG_RPC_RESTORE_BATCH => (ops.restore_batch)(ctx, session, buf, buf_len),
-            _ => sys::SG_RESULT_NO_SESSION,
-        }
-    }
-}
-
-/// Host `sg_client_close`: the server learns of it, as on Genode.
-#[no_mangle]
-pub extern "C" fn sg_client_close() {
-    let closed = CLIENT.with(|c| c.borrow_mut().take());
-    if let (Some(session), Some((ops, _))) = (closed, SERVER.with(|s| s.get())) {
-        // SAFETY: registered by `sg_serve`, valid for the component's lifetime.
-        let ops = unsafe { &*ops };
-        unsafe { (ops.session_closed)(ops.ctx, session.id) };
-    }
-}
-
 /// A one-line description for test failure messages.
 pub fn describe() -> String {
     let vfs = VFS_NAME.with(|n| n.borrow().clone());
@@ -644,13 +530,13 @@ pub fn describe() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vfs::{DirEntry, Vfs};
-    use crate::Error;
+    use genode::vfs::{DirEntry, Vfs};
+    use genode::Error;
     use snapper_core::MemStorage;
     use std::fs;
 
     fn temp_dir(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("snapper-genode-{tag}-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("genode-host-{tag}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         dir
@@ -673,12 +559,12 @@ mod tests {
         let dir = temp_dir("config");
         install("<config tests=\"7\" verbose=\"no\"/>", &dir);
         assert_eq!(
-            crate::config::attribute("tests").unwrap().as_deref(),
+            genode::config::attribute("tests").unwrap().as_deref(),
             Some("7")
         );
-        assert_eq!(crate::config::attribute("missing").unwrap(), None);
+        assert_eq!(genode::config::attribute("missing").unwrap(), None);
         install("garbage", &dir);
-        assert_eq!(crate::config::attributes(), Err(Error::Unavailable));
+        assert_eq!(genode::config::attributes(), Err(Error::Unavailable));
     }
 
     #[test]
@@ -801,7 +687,9 @@ mod tests {
     fn vfs_needs_init() {
         let dir = temp_dir("noinit");
         install("<config/>", &dir);
-        let mut vfs = Vfs { _private: () };
+        // a handle of the previous component: the new one has no VFS yet
+        let mut vfs = Vfs::init().unwrap();
+        install("<config/>", &dir);
         assert_eq!(vfs.create_dir("a"), Err(Error::Unavailable));
         install("<config/>", &dir.join("missing"));
         assert_eq!(Vfs::init().unwrap_err(), Error::Unavailable);
@@ -817,7 +705,7 @@ mod tests {
             (t.year, t.month, t.day, t.hour, t.minute, t.second),
             (2024, 2, 29, 12, 34, 56)
         );
-        let now = crate::rtc::now().unwrap();
+        let now = genode::rtc::now().unwrap();
         assert!(now.year >= 2024 && (1..=12).contains(&now.month));
     }
 
@@ -825,8 +713,8 @@ mod tests {
     fn log_lines_are_kept_per_thread() {
         let dir = temp_dir("log");
         install("<config/>", &dir);
-        crate::log_info!("hello {}", 1);
-        crate::log_error!("bad");
+        genode::log_info!("hello {}", 1);
+        genode::log_error!("bad");
         assert_eq!(
             log_lines(),
             [

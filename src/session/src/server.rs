@@ -6,7 +6,8 @@ use core::ffi::{c_char, c_void};
 
 use crate::batch::{self, Header, Record, RecordFlags};
 use crate::session::Reply;
-use crate::{sys, Error};
+use crate::sys;
+use genode::Error;
 
 /// Identifies a client session for as long as it is open.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -344,7 +345,7 @@ pub fn serve<H: Handler + 'static>(handler: H, bufsize: usize) -> Result<(), Err
     let ops = Box::leak(Box::new(trampolines::session_ops::<H>(ctx)));
     // SAFETY: `ops` and `ctx` are leaked, hence valid forever.
     let status = unsafe { sys::sg_serve(ops, bufsize) };
-    if status != sys::SG_OK {
+    if status != genode::sys::SG_OK {
         // SAFETY: the shim refused, so nothing holds the pointers; reclaim.
         unsafe {
             let ops = Box::from_raw(ops as *mut sys::sg_session_ops);

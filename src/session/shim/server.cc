@@ -4,12 +4,12 @@
  */
 
 /* Snapper includes */
-#include "main.h"
+#include "session_main.h"
 
 using namespace Snapper;
 
 
 extern "C" sg_status sg_serve(sg_session_ops const *ops, sg_size_t bufsize)
 {
-	return guarded([&] { return main().serve(ops, bufsize); });
+	return guarded([&] { return session_main().serve(ops, bufsize); });
 }

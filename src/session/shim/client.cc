@@ -4,14 +4,14 @@
  */
 
 /* Snapper includes */
-#include "main.h"
+#include "session_main.h"
 
 using namespace Snapper;
 
 
 extern "C" sg_status sg_client_open(void)
 {
-	return guarded([&] { main().open_client(); return SG_OK; });
+	return guarded([&] { session_main().open_client(); return SG_OK; });
 }
 
 
@@ -20,7 +20,7 @@ extern "C" sg_status sg_client_buffer(sg_u8 **out_ptr, sg_size_t *out_len)
 	*out_ptr = nullptr;
 	*out_len = 0;
 	return guarded([&] {
-		return main().with_client([&] (Client &client) {
+		return session_main().with_client([&] (Client &client) {
 			Byte_range_ptr const buf = client.buffer();
 			*out_ptr = (sg_u8 *)buf.start;
 			*out_len = buf.num_bytes;
@@ -35,7 +35,7 @@ extern "C" sg_u32 sg_client_call(sg_rpc rpc, sg_size_t size, sg_u64 id,
 {
 	try {
 		sg_u32 result = SG_RESULT_NO_SESSION;
-		main().with_client([&] (Client &client) {
+		session_main().with_client([&] (Client &client) {
 			result = client.call(rpc, size, id, name, name_len);
 			return SG_OK;
 		});
@@ -47,5 +47,5 @@ extern "C" sg_u32 sg_client_call(sg_rpc rpc, sg_size_t size, sg_u64 id,
 
 extern "C" void sg_client_close(void)
 {
-	try { main().close_client(); } catch (...) { }
+	try { session_main().close_client(); } catch (...) { }
 }

@@ -11,7 +11,10 @@
 
 /* Snapper includes */
 #include <snapper_session/connection.h>
+#include "snapper_session_abi.h"
 #include "types.h"
+
+namespace Snapper { struct Client; }
 
 
 struct Snapper::Client : Noncopyable

@@ -6,7 +6,8 @@ use core::ptr;
 
 use crate::batch::{self, Header, Record, TakeWriter};
 use crate::session::Reply;
-use crate::{sys, Error};
+use crate::sys;
+use genode::Error;
 
 /// What a batched call came to: the RPC's result, and from the reply
 /// header the records done and the one that failed.
