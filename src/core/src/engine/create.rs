@@ -22,6 +22,7 @@ use crate::types::{Digest, Generation, ObjectId, PackNumber, PackRef};
 
 use super::catalog::GenRecord;
 use super::read::remember_incomplete;
+use super::window::{read_copy, Window};
 use super::{
     log, sweep, Ctx, GenerationStatus, InitOutcome, Level, Loaded, Platform, SnapshotStats,
 };
@@ -60,6 +61,10 @@ pub(crate) struct Creation {
     /// The directory chain of the last pack; packs are numbered in order,
     /// so a directory once left is never needed again.
     open_dirs: Vec<String>,
+    /// Where the extra copies of hinted objects are read back from: they
+    /// come in the base's order, which is its packs', so through one
+    /// read-ahead window they cost a few large reads.
+    window: Window,
     redundant_budget: u64,
     forward_budget: u64,
     stats: SnapshotStats,
@@ -141,6 +146,7 @@ pub(crate) fn init<S: Storage, P: Platform>(
         written: BTreeMap::new(),
         base_by_content: None,
         open_dirs: Vec::new(),
+        window: Window::default(),
         redundant_budget: base_objects.div_ceil(redundancy),
         forward_budget: base_bytes / COPY_FORWARD_SHARE + ctx.config.pack_size,
         stats: SnapshotStats::default(),
@@ -229,7 +235,7 @@ fn keep_unchanged<S: Storage, P: Platform>(
     let read_back;
     let payload = match payload {
         Some(payload) => payload,
-        None => match read_stored(ctx, &newest) {
+        None => match read_stored(ctx, &mut creation.window, &newest) {
             Some(bytes) => {
                 read_back = bytes;
                 &read_back
@@ -262,23 +268,30 @@ fn keep_unchanged<S: Storage, P: Platform>(
 
 /// The stored bytes of a copy the base uses, read and CRC-checked; `None`
 /// if they do not read back intact (or use a codec other than raw).
-fn read_stored<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>, copy: &Stored) -> Option<Vec<u8>> {
+fn read_stored<S: Storage, P: Platform>(
+    ctx: &mut Ctx<S, P>,
+    window: &mut Window,
+    copy: &Stored,
+) -> Option<Vec<u8>> {
     // No object larger than bufsize was ever taken: a larger length is
     // damage, and must not size an allocation.
-    if copy.codec != crate::pack::Codec::RAW || u64::from(copy.length) > ctx.config.bufsize {
+    if u64::from(copy.length) > ctx.config.bufsize {
         return None;
     }
     let source = ctx
         .base
         .as_ref()
         .and_then(|base| base.source(copy.generation))?;
+    // no read ahead past the pack's payloads into its index
+    let payload_end = source
+        .packs
+        .get(copy.pack.0 as usize)
+        .copied()
+        .unwrap_or(u64::MAX);
     let path = layout::pack_path(&source.name, source.fanout, copy.pack);
-    let mut bytes = alloc::vec![0u8; copy.length as usize];
-    let read = ctx
-        .storage
-        .read_at(&path, u64::from(copy.offset), &mut bytes)
-        .ok()?;
-    (read == bytes.len() && crate::format::crc32(&[&bytes]) == copy.crc).then_some(bytes)
+    read_copy(&mut ctx.storage, window, copy, payload_end, || Some(&path))
+        .ok()
+        .map(<[u8]>::to_vec)
 }
 
 /// Takes an object the client says is unchanged since the base, without

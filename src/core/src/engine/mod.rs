@@ -18,6 +18,7 @@ mod purge;
 mod read;
 mod restore;
 mod sweep;
+mod window;
 
 use alloc::string::String;
 use alloc::vec::Vec;
