@@ -15,7 +15,7 @@ use alloc::vec::Vec;
 
 use crate::archive::{self, Archive, Copies, Entry, Header, Source, Stored};
 use crate::error::Error;
-use crate::layout::{self, GenerationName, ARCHIVE, ARCHIVE_TMP, PACK_DIR};
+use crate::layout::{self, GenerationName, ARCHIVE, ARCHIVE_TMP};
 use crate::pack::{FinishedPack, PackBuilder};
 use crate::storage::{Storage, StorageError};
 use crate::types::{Digest, Generation, ObjectId, PackNumber, PackRef};
@@ -100,11 +100,10 @@ pub(crate) fn init<S: Storage, P: Platform>(
     // generation before an old one.
     let created = ctx.platform.now().max(ctx.last_created);
     let name = GenerationName::new(created, generation);
-    let pack_dir = layout::in_generation(name.as_str(), PACK_DIR);
-    let made = ctx
-        .storage
-        .create_dir(name.as_str())
-        .and_then(|()| ctx.storage.create_dir(&pack_dir));
+    // Its `pack` directory comes with its first pack (write_pack): a
+    // generation of hints and unchanged objects writes none, and on lwext4
+    // every directory costs a few milliseconds of the client's pause.
+    let made = ctx.storage.create_dir(name.as_str());
     // Whatever happens, this number is used: a failed attempt may have
     // left a directory under it.
     ctx.next_generation = Generation(generation.0 + 1);
@@ -449,7 +448,7 @@ fn write_pack<S: Storage, P: Platform>(
     pack: FinishedPack,
 ) -> Result<(), Error> {
     let dirs = layout::pack_dirs(creation.name.as_str(), creation.fanout, number);
-    for (depth, dir) in dirs.iter().enumerate().skip(1) {
+    for (depth, dir) in dirs.iter().enumerate() {
         if creation.open_dirs.get(depth) == Some(dir) {
             continue;
         }
