@@ -186,6 +186,9 @@ impl snapper_core::Storage for TornRemove {
     fn write_new_file(&mut self, path: &str, parts: &[&[u8]]) -> Result<(), StorageError> {
         self.inner.write_new_file(path, parts)
     }
+    fn write_at(&mut self, path: &str, offset: u64, parts: &[&[u8]]) -> Result<(), StorageError> {
+        self.inner.write_at(path, offset, parts)
+    }
     fn read_at(&mut self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError> {
         self.inner.read_at(path, offset, buf)
     }

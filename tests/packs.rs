@@ -345,6 +345,9 @@ impl<S: Storage> Storage for FailOnce<S> {
         }
         self.inner.write_new_file(p, parts)
     }
+    fn write_at(&mut self, p: &str, o: u64, parts: &[&[u8]]) -> Result<(), StorageError> {
+        self.inner.write_at(p, o, parts)
+    }
     fn read_at(&mut self, p: &str, o: u64, b: &mut [u8]) -> Result<usize, StorageError> {
         self.inner.read_at(p, o, b)
     }

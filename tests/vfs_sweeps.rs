@@ -90,6 +90,10 @@ impl Storage for Below {
         let path = self.path(path)?;
         self.inner.write_new_file(path, parts)
     }
+    fn write_at(&mut self, path: &str, offset: u64, parts: &[&[u8]]) -> Result<(), StorageError> {
+        let path = self.path(path)?;
+        self.inner.write_at(path, offset, parts)
+    }
     fn read_at(&mut self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError> {
         let path = self.path(path)?;
         self.inner.read_at(path, offset, buf)

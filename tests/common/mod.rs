@@ -61,6 +61,11 @@ impl<S: Storage> Storage for Counting<S> {
         self.bytes_written += parts.iter().map(|p| p.len() as u64).sum::<u64>();
         self.inner.write_new_file(path, parts)
     }
+    fn write_at(&mut self, path: &str, offset: u64, parts: &[&[u8]]) -> Result<(), StorageError> {
+        self.note("write_at");
+        self.bytes_written += parts.iter().map(|p| p.len() as u64).sum::<u64>();
+        self.inner.write_at(path, offset, parts)
+    }
     fn read_at(&mut self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError> {
         self.note("read_at");
         self.inner.read_at(path, offset, buf)

@@ -4,7 +4,7 @@
 //! so that the host rules for rename and sync exist once.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::vec::Vec;
@@ -72,6 +72,23 @@ impl Storage for DirStorage {
             .create_new(true)
             .open(self.path(path)?)
             .map_err(storage_error)?;
+        for part in parts {
+            file.write_all(part).map_err(storage_error)?;
+        }
+        Ok(())
+    }
+
+    /// No fsync: like every other write it waits for `sync`, one syncfs.
+    fn write_at(&mut self, path: &str, offset: u64, parts: &[&[u8]]) -> Result<(), StorageError> {
+        let full = self.path(path)?;
+        // open(2) of a directory for writing fails with EISDIR, which maps
+        // to WrongKind; no create: the file must exist.
+        let mut file = OpenOptions::new()
+            .write(true)
+            .open(full)
+            .map_err(storage_error)?;
+        // A seek past the end leaves a hole, which reads as zeros.
+        file.seek(SeekFrom::Start(offset)).map_err(storage_error)?;
         for part in parts {
             file.write_all(part).map_err(storage_error)?;
         }

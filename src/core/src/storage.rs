@@ -71,6 +71,16 @@ pub trait Storage {
     /// Creates file `path`, which must not exist yet, with the concatenation
     /// of `parts` as content.
     fn write_new_file(&mut self, path: &str, parts: &[&[u8]]) -> Result<(), StorageError>;
+    /// Writes the concatenation of `parts` into the existing file `path` at
+    /// `offset`, replacing the bytes there; a write that goes past the end
+    /// grows the file, and a gap between the old end and `offset` reads as
+    /// zeros; a write of no bytes changes nothing. `NotFound` if the file
+    /// does not exist, `WrongKind` for a directory. Not durable before
+    /// `sync`: a crash may leave anything within the range written (the old
+    /// bytes, the new ones, a mix, or a torn block's zeros or garbage) and a
+    /// length from the file's old one to its new one, but never changes a
+    /// byte outside the range.
+    fn write_at(&mut self, path: &str, offset: u64, parts: &[&[u8]]) -> Result<(), StorageError>;
     /// Reads from `offset` into `buf`; returns how many bytes were read,
     /// fewer than `buf.len()` only at the end of the file.
     fn read_at(&mut self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError>;
@@ -106,6 +116,9 @@ impl<S: Storage + ?Sized> Storage for &mut S {
     }
     fn write_new_file(&mut self, path: &str, parts: &[&[u8]]) -> Result<(), StorageError> {
         (**self).write_new_file(path, parts)
+    }
+    fn write_at(&mut self, path: &str, offset: u64, parts: &[&[u8]]) -> Result<(), StorageError> {
+        (**self).write_at(path, offset, parts)
     }
     fn read_at(&mut self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError> {
         (**self).read_at(path, offset, buf)
@@ -217,6 +230,34 @@ impl Storage for MemStorage {
         self.check_new(path)?;
         self.nodes
             .insert(path.into(), MemNode::File(parts.concat()));
+        Ok(())
+    }
+
+    fn write_at(&mut self, path: &str, offset: u64, parts: &[&[u8]]) -> Result<(), StorageError> {
+        let bytes = match self.nodes.get_mut(path) {
+            Some(MemNode::File(bytes)) => bytes,
+            Some(MemNode::Dir) => return Err(StorageError::WrongKind),
+            None => return Err(StorageError::NotFound),
+        };
+        let len: usize = parts.iter().map(|part| part.len()).sum();
+        if len == 0 {
+            return Ok(());
+        }
+        // An offset or end beyond memory is a request no host could serve.
+        let start = usize::try_from(offset).map_err(|_| StorageError::NoSpace)?;
+        let end = start.checked_add(len).ok_or(StorageError::NoSpace)?;
+        if bytes.len() < end {
+            // a try: an absurd offset is a full disk, not an aborted process
+            bytes
+                .try_reserve(end - bytes.len())
+                .map_err(|_| StorageError::NoSpace)?;
+            bytes.resize(end, 0);
+        }
+        let mut at = start;
+        for part in parts {
+            bytes[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
         Ok(())
     }
 

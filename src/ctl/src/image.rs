@@ -116,6 +116,15 @@ impl Storage for ImageStorage {
         Err(StorageError::Io)
     }
 
+    fn write_at(
+        &mut self,
+        _path: &str,
+        _offset: u64,
+        _parts: &[&[u8]],
+    ) -> Result<(), StorageError> {
+        Err(StorageError::Io)
+    }
+
     fn read_at(&mut self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError> {
         let mut file = self
             .fs

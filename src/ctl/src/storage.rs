@@ -28,6 +28,14 @@ impl<S: Storage> Storage for ReadOnly<S> {
     fn write_new_file(&mut self, _path: &str, _parts: &[&[u8]]) -> Result<(), StorageError> {
         Err(StorageError::Io)
     }
+    fn write_at(
+        &mut self,
+        _path: &str,
+        _offset: u64,
+        _parts: &[&[u8]],
+    ) -> Result<(), StorageError> {
+        Err(StorageError::Io)
+    }
     fn read_at(&mut self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError> {
         self.0.read_at(path, offset, buf)
     }
@@ -119,6 +127,13 @@ impl<S: Storage> Storage for Removals<S> {
     fn write_new_file(&mut self, path: &str, parts: &[&[u8]]) -> Result<(), StorageError> {
         self.refuse_in_dry_run()?;
         self.inner.write_new_file(path, parts)
+    }
+
+    /// A purge may overwrite part of a file (a record of the archive log);
+    /// a dry run must leave every byte as it is, so it is refused there.
+    fn write_at(&mut self, path: &str, offset: u64, parts: &[&[u8]]) -> Result<(), StorageError> {
+        self.refuse_in_dry_run()?;
+        self.inner.write_at(path, offset, parts)
     }
 
     fn read_at(&mut self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError> {
@@ -302,6 +317,7 @@ mod tests {
             .collect();
         assert_eq!(names, ["archive"]);
         assert_eq!(dry.write_new_file("g/x", &[b"x"]), Err(StorageError::Io));
+        assert_eq!(dry.write_at("g/archive", 0, &[b"x"]), Err(StorageError::Io));
         dry.sync().unwrap();
         assert_eq!(
             dry.removed(),
@@ -323,6 +339,7 @@ mod tests {
     fn applied_removals_go_through_and_are_recorded() {
         let mut applied = Removals::new(sample(), true);
         applied.remove("g/archive").unwrap();
+        applied.write_at("g/pack/0", 1, &[b"x"]).unwrap();
         assert_eq!(applied.remove("g/pack"), Err(StorageError::NotEmpty));
         assert_eq!(
             applied.removed(),
@@ -333,6 +350,9 @@ mod tests {
         );
         let fs = applied.into_inner();
         assert!(!fs.nodes().contains_key("g/archive"));
-        assert!(fs.nodes().contains_key("g/pack/0"));
+        assert_eq!(
+            fs.nodes().get("g/pack/0"),
+            Some(&snapper_core::storage::MemNode::File(b"1x345".to_vec()))
+        );
     }
 }

@@ -57,6 +57,8 @@ pub struct HostStats {
     pub syncs: u64,
     /// Files created by `sg_vfs_write_new`.
     pub files_written: u64,
+    /// Writes into existing files by `sg_vfs_write_at`.
+    pub writes_in_place: u64,
 }
 
 /// What the component's VFS stores to, until `sg_vfs_init` opens it.
@@ -361,20 +363,46 @@ pub unsafe extern "C" fn sg_vfs_write_new(
     parts: *const sg_bytes,
     num_parts: usize,
 ) -> sg_status {
-    let parts = if parts.is_null() || num_parts == 0 {
-        &[][..]
-    } else {
-        unsafe { std::slice::from_raw_parts(parts, num_parts) }
-    };
-    let parts: Vec<&[u8]> = parts
-        .iter()
-        .map(|part| unsafe { slice(part.ptr, part.len) })
-        .collect();
+    let parts = unsafe { parts_of(parts, num_parts) };
     let result = unsafe { on_path(path, len, false, |s, path| s.write_new_file(path, &parts)) };
     if result == sys::SG_OK {
         count(|s| s.files_written += 1);
     }
     result
+}
+
+/// Host `sg_vfs_write_at`: no sync here either.
+#[no_mangle]
+pub unsafe extern "C" fn sg_vfs_write_at(
+    path: *const c_char,
+    len: usize,
+    offset: u64,
+    parts: *const sg_bytes,
+    num_parts: usize,
+) -> sg_status {
+    let parts = unsafe { parts_of(parts, num_parts) };
+    let result = unsafe { on_path(path, len, false, |s, path| s.write_at(path, offset, &parts)) };
+    if result == sys::SG_OK {
+        count(|s| s.writes_in_place += 1);
+    }
+    result
+}
+
+/// The byte slices of the ABI's `parts`.
+///
+/// # Safety
+/// `parts` valid for `num_parts` entries, each valid for its length, or
+/// `num_parts == 0`.
+unsafe fn parts_of<'a>(parts: *const sg_bytes, num_parts: usize) -> Vec<&'a [u8]> {
+    let parts = if parts.is_null() || num_parts == 0 {
+        &[][..]
+    } else {
+        unsafe { std::slice::from_raw_parts(parts, num_parts) }
+    };
+    parts
+        .iter()
+        .map(|part| unsafe { slice(part.ptr, part.len) })
+        .collect()
 }
 
 /// Host `sg_vfs_read_at`.
@@ -590,6 +618,9 @@ mod tests {
         fn write_new_file(&mut self, _: &str, _: &[&[u8]]) -> Result<(), StorageError> {
             Err(self.0)
         }
+        fn write_at(&mut self, _: &str, _: u64, _: &[&[u8]]) -> Result<(), StorageError> {
+            Err(self.0)
+        }
         fn read_at(&mut self, _: &str, _: u64, _: &mut [u8]) -> Result<usize, StorageError> {
             Err(self.0)
         }
@@ -628,6 +659,7 @@ mod tests {
             let got = [
                 vfs.create_dir("a"),
                 vfs.write_new("a", &[b"x"]),
+                vfs.write_at("a", 0, &[b"x"]),
                 vfs.read_at("a", 0, &mut buf).map(drop),
                 vfs.file_size("a").map(drop),
                 vfs.list_dir("").map(drop),
@@ -635,8 +667,9 @@ mod tests {
                 vfs.rename("a", "b"),
                 vfs.sync(),
             ];
-            assert_eq!(got, [Err(expected); 8], "{error:?}");
+            assert_eq!(got, [Err(expected); 9], "{error:?}");
             assert_eq!(stats().files_written, 0);
+            assert_eq!(stats().writes_in_place, 0);
         }
     }
 
@@ -674,6 +707,14 @@ mod tests {
         assert_eq!(stats().files_written, 2);
         vfs.sync().unwrap();
         assert_eq!(stats().syncs, 1);
+        vfs.write_at("a/h", 1, &[b"EL", b"L"]).unwrap();
+        vfs.write_at("a/h", 7, &[b"!"]).unwrap();
+        assert_eq!(vfs.read_at("a/h", 0, &mut buf), Ok(8));
+        assert_eq!(&buf, b"hELLo\0\0!");
+        assert_eq!(vfs.write_at("a", 0, &[b"x"]), Err(Error::WrongKind));
+        assert_eq!(vfs.write_at("nope", 0, &[b"x"]), Err(Error::NotFound));
+        assert_eq!(vfs.write_at("/abs", 0, &[b"x"]), Err(Error::Invalid));
+        assert_eq!(stats().writes_in_place, 2);
         vfs.remove("a/g").unwrap();
         vfs.remove("a/h").unwrap();
         vfs.remove("a").unwrap();

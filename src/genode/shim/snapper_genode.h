@@ -122,6 +122,20 @@ typedef struct { sg_u8 const *ptr; sg_size_t len; } sg_bytes;
 sg_status sg_vfs_write_new(char const *path, sg_size_t path_len,
                            sg_bytes const *parts, sg_size_t num_parts);
 
+/*
+ * Write the concatenation of 'parts' into the existing file 'path' at
+ * 'offset', replacing the bytes there; past the end the file grows, a gap
+ * between the old end and 'offset' reading as zeros; no bytes change
+ * nothing. SG_ERR_NOT_FOUND if the file does not exist, SG_ERR_WRONG_KIND
+ * for a directory. Does NOT sync, like 'sg_vfs_write_new': a crash may
+ * leave the old or the new bytes (or torn blocks) within the range and the
+ * old length or one up to the new, never a change outside the range. On
+ * lwext4, overwriting the blocks of an existing file costs no allocation
+ * and no metadata but its times, a fraction of what a new file costs.
+ */
+sg_status sg_vfs_write_at(char const *path, sg_size_t path_len, sg_u64 offset,
+                          sg_bytes const *parts, sg_size_t num_parts);
+
 /* read up to 'len' bytes at 'offset'; '*out_read' < 'len' only at the end */
 sg_status sg_vfs_read_at(char const *path, sg_size_t path_len, sg_u64 offset,
                          sg_u8 *buf, sg_size_t len, sg_size_t *out_read);

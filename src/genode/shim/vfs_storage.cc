@@ -62,6 +62,21 @@ sg_status Vfs_storage::_write_all(Vfs::Vfs_handle &handle, sg_u8 const *ptr, sg_
 }
 
 
+/* 'count' zeros at the handle's seek position, a block at a time */
+sg_status Vfs_storage::_write_zeros(Vfs::Vfs_handle &handle, sg_u64 count)
+{
+	static sg_u8 const zeros[4096] { };
+
+	while (count > 0) {
+		sg_size_t const chunk = (sg_size_t)min(count, (sg_u64)sizeof(zeros));
+		if (sg_status const s = _write_all(handle, zeros, chunk); s != SG_OK)
+			return s;
+		count -= chunk;
+	}
+	return SG_OK;
+}
+
+
 /* one queued read, as 'Genode::Readonly_file::read' does it */
 sg_status Vfs_storage::_read_some(Vfs::Vfs_handle &handle, sg_u64 at, sg_u8 *buf,
                                   sg_size_t len, sg_size_t &out)
@@ -225,6 +240,71 @@ sg_status Vfs_storage::write_new(char const *p, sg_size_t len,
 		_pending[_num_pending++] = handle;
 
 		sg_status written = SG_OK;
+		for (sg_size_t i = 0; i < num_parts && written == SG_OK; i++)
+			written = _write_all(*handle, parts[i].ptr, parts[i].len);
+
+		if (written != SG_OK || _num_pending == MAX_PENDING) {
+			sg_status const flushed = _flush_pending();
+			return written != SG_OK ? written : flushed;
+		}
+		return SG_OK;
+	});
+}
+
+
+/*
+ * Flushes the pending handles first, so that this write lands after every
+ * earlier write (the same file may be among them); its own handle then
+ * joins the pending ones as a new file's does.
+ */
+sg_status Vfs_storage::write_at(char const *p, sg_size_t len, sg_u64 offset,
+                                sg_bytes const *parts, sg_size_t num_parts)
+{
+	return _with_path(p, len, Pending::FLUSH, [&] (Path const &path) {
+
+		/*
+		 * The size is needed before writing: the lwext4 plugin refuses a
+		 * write that starts past the end of the file, and through the 'fs'
+		 * plugin that refusal would come back in a packet nobody reads. A
+		 * gap is therefore written as zeros first. The stat also tells
+		 * "missing" from "a directory" without a failed open.
+		 */
+		Stat st { };
+		if (sg_status const s = _stat(path, st); s != SG_OK)
+			return s;
+		if (!_is_file(st))
+			return SG_ERR_WRONG_KIND;
+
+		sg_size_t total = 0;
+		for (sg_size_t i = 0; i < num_parts; i++)
+			total += parts[i].len;
+		if (total == 0)
+			return SG_OK;
+
+		using D = Directory_service;
+		Vfs::Vfs_handle *handle = nullptr;
+		switch (_fs().open(path.string(), D::OPEN_MODE_WRONLY, &handle, _alloc)) {
+		case D::OPEN_OK:                break;
+		case D::OPEN_ERR_UNACCESSIBLE:  return SG_ERR_NOT_FOUND;
+		case D::OPEN_ERR_NO_SPACE:      return SG_ERR_NO_SPACE;
+		case D::OPEN_ERR_NAME_TOO_LONG: return SG_ERR_INVALID;
+		case D::OPEN_ERR_OUT_OF_RAM:
+		case D::OPEN_ERR_OUT_OF_CAPS:   return SG_ERR_NO_MEMORY;
+		case D::OPEN_ERR_EXISTS:
+		case D::OPEN_ERR_NO_PERM:       return SG_ERR_IO;
+		}
+		if (!handle)
+			return SG_ERR_IO;
+
+		/* closed at the next flush, after the barrier, as in 'write_new' */
+		_pending[_num_pending++] = handle;
+
+		sg_status written = SG_OK;
+		if (offset > st.size) {
+			handle->seek(st.size);
+			written = _write_zeros(*handle, offset - st.size);
+		}
+		handle->seek(offset);
 		for (sg_size_t i = 0; i < num_parts && written == SG_OK; i++)
 			written = _write_all(*handle, parts[i].ptr, parts[i].len);
 
@@ -451,6 +531,14 @@ extern "C" sg_status sg_vfs_write_new(char const *p, sg_size_t p_len,
 {
 	return with_vfs([&] (Vfs_storage &vfs) {
 		return vfs.write_new(p, p_len, parts, num_parts); });
+}
+
+
+extern "C" sg_status sg_vfs_write_at(char const *p, sg_size_t p_len, sg_u64 offset,
+                                     sg_bytes const *parts, sg_size_t num_parts)
+{
+	return with_vfs([&] (Vfs_storage &vfs) {
+		return vfs.write_at(p, p_len, offset, parts, num_parts); });
 }
 
 

@@ -60,6 +60,7 @@ class Snapper::Vfs_storage : Noncopyable
 
 		sg_status _stat(Path const &, Stat &);
 		sg_status _write_all(Vfs::Vfs_handle &, sg_u8 const *, sg_size_t);
+		sg_status _write_zeros(Vfs::Vfs_handle &, sg_u64);
 		sg_status _read_some(Vfs::Vfs_handle &, sg_u64 at, sg_u8 *, sg_size_t,
 		                     sg_size_t &out);
 		sg_status _barrier();
@@ -105,6 +106,9 @@ class Snapper::Vfs_storage : Noncopyable
 
 		sg_status write_new(char const *p, sg_size_t len,
 		                    sg_bytes const *parts, sg_size_t num_parts);
+
+		sg_status write_at(char const *p, sg_size_t len, sg_u64 offset,
+		                   sg_bytes const *parts, sg_size_t num_parts);
 
 		sg_status read_at(char const *p, sg_size_t len, sg_u64 offset,
 		                  sg_u8 *buf, sg_size_t buf_len, sg_size_t &out_read);

@@ -70,6 +70,13 @@ extern "C" {
         parts: *const sg_bytes,
         num_parts: usize,
     ) -> sg_status;
+    pub fn sg_vfs_write_at(
+        path: *const c_char,
+        path_len: usize,
+        offset: u64,
+        parts: *const sg_bytes,
+        num_parts: usize,
+    ) -> sg_status;
     pub fn sg_vfs_read_at(
         path: *const c_char,
         path_len: usize,

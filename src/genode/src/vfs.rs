@@ -58,6 +58,17 @@ fn checked(path: &str) -> Result<&str, Error> {
     Ok(path)
 }
 
+/// `parts` as the ABI takes them, borrowing their bytes.
+fn sg_parts(parts: &[&[u8]]) -> Vec<sys::sg_bytes> {
+    parts
+        .iter()
+        .map(|p| sys::sg_bytes {
+            ptr: p.as_ptr(),
+            len: p.len(),
+        })
+        .collect()
+}
+
 impl Vfs {
     /// Builds the VFS from the config's `<vfs>` node (idempotent).
     pub fn init() -> Result<Vfs, Error> {
@@ -77,18 +88,31 @@ impl Vfs {
     /// of `parts`. Not durable before the next [`Vfs::sync`].
     pub fn write_new(&mut self, path: &str, parts: &[&[u8]]) -> Result<(), Error> {
         let path = checked(path)?;
-        let parts: Vec<sys::sg_bytes> = parts
-            .iter()
-            .map(|p| sys::sg_bytes {
-                ptr: p.as_ptr(),
-                len: p.len(),
-            })
-            .collect();
+        let parts = sg_parts(parts);
         // SAFETY: every `sg_bytes` points into a slice borrowed for the call.
         Error::check(unsafe {
             sys::sg_vfs_write_new(
                 path.as_ptr().cast(),
                 path.len(),
+                parts.as_ptr(),
+                parts.len(),
+            )
+        })
+    }
+
+    /// Writes the concatenation of `parts` into the existing file `path` at
+    /// `offset`, replacing the bytes there; past the end it grows the file,
+    /// a gap before `offset` reading as zeros. Not durable before the next
+    /// [`Vfs::sync`].
+    pub fn write_at(&mut self, path: &str, offset: u64, parts: &[&[u8]]) -> Result<(), Error> {
+        let path = checked(path)?;
+        let parts = sg_parts(parts);
+        // SAFETY: every `sg_bytes` points into a slice borrowed for the call.
+        Error::check(unsafe {
+            sys::sg_vfs_write_at(
+                path.as_ptr().cast(),
+                path.len(),
+                offset,
                 parts.as_ptr(),
                 parts.len(),
             )

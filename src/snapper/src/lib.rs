@@ -107,6 +107,13 @@ impl Storage for VfsStorage {
         self.vfs.write_new(&path, parts).map_err(storage_error)
     }
 
+    fn write_at(&mut self, path: &str, offset: u64, parts: &[&[u8]]) -> Result<(), StorageError> {
+        let path = self.path(path)?;
+        self.vfs
+            .write_at(&path, offset, parts)
+            .map_err(storage_error)
+    }
+
     fn read_at(&mut self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError> {
         let path = self.path(path)?;
         self.vfs.read_at(&path, offset, buf).map_err(storage_error)

@@ -28,6 +28,17 @@
 //!   ([`Fate`]), even when its creation survived: ext4 with delayed
 //!   allocation can commit the inode before the data, and lwext4's block
 //!   cache flushes in no defined order.
+//! - An in-place write (`write_at`) is kept or lost like the other
+//!   operations, and its [`Fate`] applies to the range it wrote, never to a
+//!   byte outside it: lost ([`Fate::Empty`]) the range keeps its old bytes;
+//!   cut short ([`Fate::Truncated`]) the first bytes are new and the rest
+//!   of the range old; torn, zeros or garbage likewise within the range.
+//!   Data and size reach the disk apart, so a write that grew the file
+//!   leaves the old length where it is lost, the new one where its bytes
+//!   arrived whole, torn, zeroed or garbled, and where it was cut short, the
+//!   length up to the last new byte (one `write` call per part grows the
+//!   file step by step, on Linux as in lwext4). A gap it left between the
+//!   old end and its offset reads as zeros.
 //! - There is no rename over an existing name, so none is modelled: the
 //!   inner storage refuses it as the real one must.
 
@@ -47,6 +58,8 @@ pub enum Op {
     CreateDir(String),
     /// `write_new_file(path, bytes)`.
     Write(String, Vec<u8>),
+    /// `write_at(path, offset, bytes)`.
+    WriteAt(String, u64, Vec<u8>),
     /// `remove(path)`.
     Remove(String),
     /// `rename(from, to)`.
@@ -59,6 +72,7 @@ impl Op {
         match self {
             Op::CreateDir(p) => format!("create_dir {p}"),
             Op::Write(p, b) => format!("write {p} ({} bytes)", b.len()),
+            Op::WriteAt(p, at, b) => format!("write_at {p} at {at} ({} bytes)", b.len()),
             Op::Remove(p) => format!("remove {p}"),
             Op::Rename(a, b) => format!("rename {a} -> {b}"),
         }
@@ -97,6 +111,27 @@ impl Fate {
             Fate::Zeros => vec![0; bytes.len()],
             Fate::Garbage(seed) => Rng::new(seed).bytes(bytes.len()),
         }
+    }
+
+    /// What a cut leaves of `bytes`, written in place at `offset` of a file
+    /// that held `old`: only the range `offset..offset + bytes.len()`
+    /// changes, and the length as the module documentation says.
+    fn apply_at(self, old: &[u8], offset: usize, bytes: &[u8]) -> Vec<u8> {
+        let new = match self {
+            Fate::Empty => return old.to_vec(),
+            Fate::Truncated(n) => &bytes[..n.min(bytes.len())],
+            _ => bytes,
+        };
+        // as in the backends, a write of nothing changes nothing
+        if new.is_empty() {
+            return old.to_vec();
+        }
+        let landed = self.apply(new);
+        let mut out = old.to_vec();
+        let end = offset + landed.len();
+        out.resize(end.max(old.len()), 0);
+        out[offset..end].copy_from_slice(&landed);
+        out
     }
 
     /// Every damaged fate for a file of `len` bytes that a sweep tries at a
@@ -177,7 +212,9 @@ impl Plan {
                         MetaOrder::AnySubset => rng.chance(1, 2),
                     };
                     let fate = match op {
-                        Op::Write(_, bytes) => Fate::random(rng, bytes.len()),
+                        Op::Write(_, bytes) | Op::WriteAt(_, _, bytes) => {
+                            Fate::random(rng, bytes.len())
+                        }
                         _ => Fate::Full,
                     };
                     (survives, fate)
@@ -305,6 +342,7 @@ impl<S: Storage> CrashStorage<S> {
             let _ = match op {
                 Op::CreateDir(p) => disk.create_dir(p),
                 Op::Write(p, bytes) => disk.write_new_file(p, &[&fate.apply(bytes)]),
+                Op::WriteAt(p, offset, bytes) => write_at_fate(&mut disk, p, *offset, bytes, *fate),
                 Op::Remove(p) => disk.remove(p),
                 Op::Rename(a, b) => disk.rename(a, b),
             };
@@ -322,7 +360,9 @@ impl<S: Storage> CrashStorage<S> {
         let mut plans = Vec::new();
         for keep in 0..=n {
             plans.push(Plan::prefix(n, keep));
-            if let Some(Op::Write(_, bytes)) = keep.checked_sub(1).map(|i| &self.pending[i]) {
+            if let Some(Op::Write(_, bytes) | Op::WriteAt(_, _, bytes)) =
+                keep.checked_sub(1).map(|i| &self.pending[i])
+            {
                 for fate in Fate::damaged(bytes.len(), seed ^ keep as u64) {
                     let mut plan = Plan::prefix(n, keep);
                     plan.ops[keep - 1].1 = fate;
@@ -333,7 +373,7 @@ impl<S: Storage> CrashStorage<S> {
         for fate in [Fate::Empty, Fate::Garbage(seed)] {
             let mut plan = Plan::everything(n);
             for (slot, op) in plan.ops.iter_mut().zip(&self.pending) {
-                if matches!(op, Op::Write(..)) {
+                if matches!(op, Op::Write(..) | Op::WriteAt(..)) {
                     slot.1 = fate;
                 }
             }
@@ -381,6 +421,26 @@ impl<S: Storage> CrashStorage<S> {
     }
 }
 
+/// Replays a surviving `write_at` on `disk` with `fate` on its range; like
+/// any replayed operation, it is dropped where its file is missing.
+fn write_at_fate(
+    disk: &mut MemStorage,
+    path: &str,
+    offset: u64,
+    bytes: &[u8],
+    fate: Fate,
+) -> Result<(), StorageError> {
+    let offset = usize::try_from(offset).map_err(|_| StorageError::NoSpace)?;
+    match disk.nodes_mut().get_mut(path) {
+        Some(MemNode::File(old)) => {
+            *old = fate.apply_at(old, offset, bytes);
+            Ok(())
+        }
+        Some(MemNode::Dir) => Err(StorageError::WrongKind),
+        None => Err(StorageError::NotFound),
+    }
+}
+
 /// A hash of a whole disk, to try each distinct outcome once.
 fn fingerprint(disk: &MemStorage) -> u64 {
     let mut hasher = DefaultHasher::new();
@@ -408,6 +468,12 @@ impl<S: Storage> Storage for CrashStorage<S> {
             self.overwrites.push(format!("write_new_file {path}"));
         }
         self.record(result, Op::Write(path.into(), parts.concat()))
+    }
+
+    fn write_at(&mut self, path: &str, offset: u64, parts: &[&[u8]]) -> Result<(), StorageError> {
+        self.alive()?;
+        let result = self.inner.write_at(path, offset, parts);
+        self.record(result, Op::WriteAt(path.into(), offset, parts.concat()))
     }
 
     fn read_at(&mut self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError> {

@@ -10,13 +10,13 @@ pub struct Fault {
     /// The error it returns.
     pub error: StorageError,
     /// Whether the failure persists. A persistent `NoSpace` fails only the
-    /// calls that allocate (create_dir, write_new_file): a full disk still
-    /// reads, removes, renames and syncs. A persistent other error fails
-    /// every call (the device is gone).
+    /// calls that allocate (create_dir, write_new_file, write_at): a full
+    /// disk still reads, removes, renames and syncs. A persistent other
+    /// error fails every call (the device is gone).
     pub sticky: bool,
     /// Whether the failing call still took effect before answering the
-    /// error: a file write leaves the first half of its bytes, any other
-    /// call is done. Models an error reported after the fact (a write that
+    /// error: a file write (new or in place) leaves the first half of its
+    /// bytes, any other call is done. Models an error reported after the fact (a write that
     /// ran out of space half way, a journal that failed after the change).
     pub applied: bool,
     /// A later call that fails once more in the same way (`None`: no
@@ -167,6 +167,21 @@ impl<S: Storage> Storage for FaultStorage<S> {
             return Err(e);
         }
         self.inner.write_new_file(path, parts)
+    }
+
+    /// Allocates: an in-place write may grow the file, and even one that
+    /// does not may need new blocks on a file system that copies on write.
+    fn write_at(&mut self, path: &str, offset: u64, parts: &[&[u8]]) -> Result<(), StorageError> {
+        if let Err(e) = self.check("write_at", path, true) {
+            if self.applies() {
+                let bytes = parts.concat();
+                let _ = self
+                    .inner
+                    .write_at(path, offset, &[&bytes[..bytes.len() / 2]]);
+            }
+            return Err(e);
+        }
+        self.inner.write_at(path, offset, parts)
     }
 
     fn read_at(&mut self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError> {

@@ -55,6 +55,9 @@ impl<S: Storage + ?Sized> Storage for Shared<S> {
     fn write_new_file(&mut self, path: &str, parts: &[&[u8]]) -> Result<(), StorageError> {
         self.lock().write_new_file(path, parts)
     }
+    fn write_at(&mut self, path: &str, offset: u64, parts: &[&[u8]]) -> Result<(), StorageError> {
+        self.lock().write_at(path, offset, parts)
+    }
     fn read_at(&mut self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError> {
         self.lock().read_at(path, offset, buf)
     }

@@ -406,6 +406,8 @@ pub fn cut_kind(step: &Step, op: &str) -> &'static str {
         "archive rename (commit point)"
     } else if op.starts_with("remove") && path.ends_with("/archive.purged") {
         "retired archive remove"
+    } else if op.starts_with("write_at") {
+        "write in place"
     } else if op.starts_with("write") && path.ends_with("/archive.tmp") {
         "archive write"
     } else if op.starts_with("write") && is_pack_file(path) {
