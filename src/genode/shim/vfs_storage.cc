@@ -62,6 +62,35 @@ sg_status Vfs_storage::_write_all(Vfs::Vfs_handle &handle, sg_u8 const *ptr, sg_
 }
 
 
+/* 'handle' opened with 'mode', or why not */
+sg_status Vfs_storage::_open_for_writing(Path const &path, unsigned mode,
+                                         Vfs::Vfs_handle *&handle)
+{
+	using D = Directory_service;
+	switch (_fs().open(path.string(), mode, &handle, _alloc)) {
+	case D::OPEN_OK:                break;
+	case D::OPEN_ERR_EXISTS:        return SG_ERR_EXISTS;
+	case D::OPEN_ERR_UNACCESSIBLE:  return SG_ERR_NOT_FOUND;
+	case D::OPEN_ERR_NO_SPACE:      return SG_ERR_NO_SPACE;
+	case D::OPEN_ERR_NAME_TOO_LONG: return SG_ERR_INVALID;
+	case D::OPEN_ERR_OUT_OF_RAM:
+	case D::OPEN_ERR_OUT_OF_CAPS:   return SG_ERR_NO_MEMORY;
+	case D::OPEN_ERR_NO_PERM:       return SG_ERR_IO;
+	}
+	return handle ? SG_OK : SG_ERR_IO;
+}
+
+
+sg_status Vfs_storage::_write_parts(Vfs::Vfs_handle &handle, sg_bytes const *parts,
+                                     sg_size_t num_parts)
+{
+	for (sg_size_t i = 0; i < num_parts; i++)
+		if (sg_status const s = _write_all(handle, parts[i].ptr, parts[i].len); s != SG_OK)
+			return s;
+	return SG_OK;
+}
+
+
 /* 'count' zeros at the handle's seek position, a block at a time */
 sg_status Vfs_storage::_write_zeros(Vfs::Vfs_handle &handle, sg_u64 count)
 {
@@ -218,18 +247,8 @@ sg_status Vfs_storage::write_new(char const *p, sg_size_t len,
 		using D = Directory_service;
 		Vfs::Vfs_handle *handle = nullptr;
 		unsigned const mode = D::OPEN_MODE_WRONLY | D::OPEN_MODE_CREATE;
-		switch (_fs().open(path.string(), mode, &handle, _alloc)) {
-		case D::OPEN_OK:                break;
-		case D::OPEN_ERR_EXISTS:        return SG_ERR_EXISTS;
-		case D::OPEN_ERR_UNACCESSIBLE:  return SG_ERR_NOT_FOUND;
-		case D::OPEN_ERR_NO_SPACE:      return SG_ERR_NO_SPACE;
-		case D::OPEN_ERR_NAME_TOO_LONG: return SG_ERR_INVALID;
-		case D::OPEN_ERR_OUT_OF_RAM:
-		case D::OPEN_ERR_OUT_OF_CAPS:   return SG_ERR_NO_MEMORY;
-		case D::OPEN_ERR_NO_PERM:       return SG_ERR_IO;
-		}
-		if (!handle)
-			return SG_ERR_IO;
+		if (sg_status const s = _open_for_writing(path, mode, handle); s != SG_OK)
+			return s;
 
 		/*
 		 * Deliberately no sync here: a snapshot of N objects must cost a
@@ -237,17 +256,8 @@ sg_status Vfs_storage::write_new(char const *p, sg_size_t len,
 		 * open until the next flush of pending handles, which every other
 		 * operation but 'create_dir' does first.
 		 */
-		_pending[_num_pending++] = handle;
-
-		sg_status written = SG_OK;
-		for (sg_size_t i = 0; i < num_parts && written == SG_OK; i++)
-			written = _write_all(*handle, parts[i].ptr, parts[i].len);
-
-		if (written != SG_OK || _num_pending == MAX_PENDING) {
-			sg_status const flushed = _flush_pending();
-			return written != SG_OK ? written : flushed;
-		}
-		return SG_OK;
+		return _write_pending(*handle, [&] {
+			return _write_parts(*handle, parts, num_parts); });
 	});
 }
 
@@ -281,38 +291,20 @@ sg_status Vfs_storage::write_at(char const *p, sg_size_t len, sg_u64 offset,
 		if (total == 0)
 			return SG_OK;
 
-		using D = Directory_service;
+		/* no CREATE: the file is there, and opening does not truncate it */
 		Vfs::Vfs_handle *handle = nullptr;
-		switch (_fs().open(path.string(), D::OPEN_MODE_WRONLY, &handle, _alloc)) {
-		case D::OPEN_OK:                break;
-		case D::OPEN_ERR_UNACCESSIBLE:  return SG_ERR_NOT_FOUND;
-		case D::OPEN_ERR_NO_SPACE:      return SG_ERR_NO_SPACE;
-		case D::OPEN_ERR_NAME_TOO_LONG: return SG_ERR_INVALID;
-		case D::OPEN_ERR_OUT_OF_RAM:
-		case D::OPEN_ERR_OUT_OF_CAPS:   return SG_ERR_NO_MEMORY;
-		case D::OPEN_ERR_EXISTS:
-		case D::OPEN_ERR_NO_PERM:       return SG_ERR_IO;
-		}
-		if (!handle)
-			return SG_ERR_IO;
+		unsigned const mode = Directory_service::OPEN_MODE_WRONLY;
+		if (sg_status const s = _open_for_writing(path, mode, handle); s != SG_OK)
+			return s;
 
-		/* closed at the next flush, after the barrier, as in 'write_new' */
-		_pending[_num_pending++] = handle;
-
-		sg_status written = SG_OK;
-		if (offset > st.size) {
-			handle->seek(st.size);
-			written = _write_zeros(*handle, offset - st.size);
-		}
-		handle->seek(offset);
-		for (sg_size_t i = 0; i < num_parts && written == SG_OK; i++)
-			written = _write_all(*handle, parts[i].ptr, parts[i].len);
-
-		if (written != SG_OK || _num_pending == MAX_PENDING) {
-			sg_status const flushed = _flush_pending();
-			return written != SG_OK ? written : flushed;
-		}
-		return SG_OK;
+		return _write_pending(*handle, [&] {
+			if (offset > st.size) {
+				handle->seek(st.size);
+				if (sg_status const s = _write_zeros(*handle, offset - st.size); s != SG_OK)
+					return s;
+			}
+			handle->seek(offset);
+			return _write_parts(*handle, parts, num_parts); });
 	});
 }
 

@@ -60,6 +60,8 @@ class Snapper::Vfs_storage : Noncopyable
 
 		sg_status _stat(Path const &, Stat &);
 		sg_status _write_all(Vfs::Vfs_handle &, sg_u8 const *, sg_size_t);
+		sg_status _open_for_writing(Path const &, unsigned mode, Vfs::Vfs_handle *&);
+		sg_status _write_parts(Vfs::Vfs_handle &, sg_bytes const *, sg_size_t);
 		sg_status _write_zeros(Vfs::Vfs_handle &, sg_u64);
 		sg_status _read_some(Vfs::Vfs_handle &, sg_u64 at, sg_u8 *, sg_size_t,
 		                     sg_size_t &out);
@@ -69,6 +71,25 @@ class Snapper::Vfs_storage : Noncopyable
 
 		template <typename FN>
 		sg_status _for_each_entry(Vfs::Vfs_handle &dir, FN const &fn);
+
+		/*
+		 * Runs 'write' on the just opened 'handle', which joins the pending
+		 * ones: it stays open until the next flush (see '_barrier'), or is
+		 * flushed now if 'write' failed or the list is full.
+		 */
+		template <typename FN>
+		sg_status _write_pending(Vfs::Vfs_handle &handle, FN const &write)
+		{
+			_pending[_num_pending++] = &handle;
+
+			sg_status const written = write();
+
+			if (written != SG_OK || _num_pending == MAX_PENDING) {
+				sg_status const flushed = _flush_pending();
+				return written != SG_OK ? written : flushed;
+			}
+			return SG_OK;
+		}
 
 		enum class Pending { FLUSH, KEEP };
 
