@@ -576,6 +576,132 @@ mod tests {
         assert_eq!(fs.outcomes(0, 1).len(), 3);
     }
 
+    /// File `f` of `old`, synced, then `write_at(f, offset, new)` pending.
+    fn after_write_at(old: &[u8], offset: u64, new: &[u8]) -> CrashStorage<MemStorage> {
+        let mut fs = CrashStorage::over(MemStorage::new());
+        fs.write_new_file("f", &[old]).unwrap();
+        fs.sync().unwrap();
+        fs.write_at("f", offset, &[new]).unwrap();
+        assert_eq!(
+            fs.pending(),
+            [Op::WriteAt("f".into(), offset, new.to_vec())]
+        );
+        fs
+    }
+
+    fn file_after(fs: &CrashStorage<MemStorage>, survives: bool, fate: Fate) -> Vec<u8> {
+        let disk = fs.image(&Plan {
+            ops: vec![(survives, fate)],
+        });
+        match disk.nodes().get("f") {
+            Some(MemNode::File(bytes)) => bytes.clone(),
+            other => panic!("f is {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_cut_after_an_unsynced_write_at_gives_each_fate_on_its_range() {
+        let fs = after_write_at(b"0123456789", 3, b"abcd");
+        let garbage = |seed, len| Rng::new(seed).bytes(len);
+        let cases: [(bool, Fate, Vec<u8>); 8] = [
+            (false, Fate::Full, b"0123456789".to_vec()),
+            (true, Fate::Full, b"012abcd789".to_vec()),
+            (true, Fate::Empty, b"0123456789".to_vec()),
+            (true, Fate::Truncated(2), b"012ab56789".to_vec()),
+            (true, Fate::Truncated(0), b"0123456789".to_vec()),
+            (
+                true,
+                Fate::Torn(1, 9),
+                [&b"012a"[..], &garbage(9, 3), b"789"].concat(),
+            ),
+            (true, Fate::Zeros, b"012\0\0\0\0789".to_vec()),
+            (
+                true,
+                Fate::Garbage(5),
+                [&b"012"[..], &garbage(5, 4), b"789"].concat(),
+            ),
+        ];
+        for (survives, fate, expected) in cases {
+            assert_eq!(
+                file_after(&fs, survives, fate),
+                expected,
+                "{survives} {fate:?}"
+            );
+        }
+        // every outcome a sweep tries changes no byte outside the range,
+        // and among them are the old bytes, the new ones and damaged ones
+        let outcomes = fs.outcomes(20, 3);
+        let files: Vec<Vec<u8>> = outcomes
+            .iter()
+            .map(|disk| match disk.nodes().get("f") {
+                Some(MemNode::File(bytes)) => bytes.clone(),
+                other => panic!("f is {other:?}"),
+            })
+            .collect();
+        for bytes in &files {
+            assert_eq!(bytes.len(), 10);
+            assert_eq!((&bytes[..3], &bytes[7..]), (&b"012"[..], &b"789"[..]));
+        }
+        assert!(files.contains(&b"0123456789".to_vec()));
+        assert!(files.contains(&b"012abcd789".to_vec()));
+        // without random plans: old, new, five damaged fates of the last
+        // write (Empty is the old bytes) and all writes garbled
+        assert!(fs.outcomes(0, 3).len() >= 8);
+    }
+
+    #[test]
+    fn a_write_at_that_grew_the_file_keeps_the_old_length_unless_its_bytes_arrived() {
+        let fs = after_write_at(b"0123456789", 8, b"XYZW");
+        let cases: [(bool, Fate, &[u8]); 7] = [
+            (false, Fate::Full, b"0123456789"),
+            (true, Fate::Empty, b"0123456789"),
+            (true, Fate::Full, b"01234567XYZW"),
+            (true, Fate::Truncated(1), b"01234567X9"),
+            (true, Fate::Truncated(3), b"01234567XYZ"),
+            (true, Fate::Zeros, b"01234567\0\0\0\0"),
+            (true, Fate::Truncated(0), b"0123456789"),
+        ];
+        for (survives, fate, expected) in cases {
+            assert_eq!(file_after(&fs, survives, fate), expected, "{fate:?}");
+        }
+        // past the end: the gap reads as zeros in every fate that grows
+        let fs = after_write_at(b"0123456789", 12, b"QR");
+        assert_eq!(file_after(&fs, true, Fate::Full), b"0123456789\0\0QR");
+        assert_eq!(
+            file_after(&fs, true, Fate::Truncated(1)),
+            b"0123456789\0\0Q"
+        );
+        assert_eq!(file_after(&fs, true, Fate::Empty), b"0123456789");
+        assert_eq!(file_after(&fs, false, Fate::Full), b"0123456789");
+    }
+
+    #[test]
+    fn a_synced_write_at_survives_every_later_cut() {
+        let mut fs = after_write_at(b"0123456789", 3, b"abcd");
+        assert_eq!(*fs.inner(), fs.image(&Plan::everything(1)));
+        fs.sync().unwrap();
+        assert!(fs.pending().is_empty());
+        fs.write_at("f", 0, &[b"??"]).unwrap();
+        for plan in [Plan::nothing(1), Plan::everything(1)] {
+            let disk = fs.image(&plan);
+            match disk.nodes().get("f") {
+                Some(MemNode::File(bytes)) => assert_eq!(&bytes[2..], b"2abcd789"),
+                other => panic!("f is {other:?}"),
+            }
+        }
+        let nothing = fs.image(&Plan::nothing(1));
+        assert_eq!(
+            nothing.nodes().get("f"),
+            Some(&MemNode::File(b"012abcd789".to_vec()))
+        );
+        // a failed write_at is no cut point and nothing pending
+        assert_eq!(
+            fs.write_at("missing", 0, &[b"x"]),
+            Err(StorageError::NotFound)
+        );
+        assert_eq!(fs.pending().len(), 1);
+    }
+
     #[test]
     fn any_storage_can_be_wrapped() {
         let mut inner = MemStorage::new();

@@ -1323,6 +1323,11 @@ mod tests {
             cut_kind(&Step::Init, "remove g/pack/1/1"),
             "pack delete by sweep or abort"
         );
+        // an in-place write is its own kind, wherever it lands
+        for path in ["archives", "g/pack/1/0", "g/archive.tmp"] {
+            let op = crate::Op::WriteAt(path.into(), 4096, vec![0; 9]).describe();
+            assert_eq!(cut_kind(&Step::Commit, &op), "write in place", "{op}");
+        }
     }
 
     /// The setup is checked by both sweeps alike: a setup step that fails
