@@ -262,6 +262,32 @@ mod tests {
             fs.inner().nodes().get("b/f"),
             Some(&snapper_core::storage::MemNode::File(b"ab".to_vec()))
         );
+        // An in-place write fails likewise: a full disk refuses it, and
+        // after the fact half of it is there.
+        fs.arm(Fault {
+            sticky: true,
+            ..Fault::once(1, StorageError::NoSpace)
+        });
+        assert_eq!(fs.create_dir("x"), Err(StorageError::NoSpace));
+        assert!(fs.list_dir("b").is_ok());
+        assert_eq!(
+            fs.write_at("b/f", 0, &[b"wxyz"]),
+            Err(StorageError::NoSpace)
+        );
+        assert_eq!(fs.injected(), 5);
+        fs.arm(Fault {
+            applied: true,
+            ..Fault::once(1, StorageError::Io)
+        });
+        assert_eq!(
+            fs.write_at("b/f", 1, &[b"WX", b"YZ"]),
+            Err(StorageError::Io)
+        );
+        assert_eq!(
+            fs.inner().nodes().get("b/f"),
+            Some(&snapper_core::storage::MemNode::File(b"aWX".to_vec()))
+        );
+        assert_eq!(fs.trace(), ["write_at b/f: I/O error (injected)"]);
         // A second failure later, the calls between working.
         fs.arm(Fault {
             again: Some(3),
@@ -271,6 +297,6 @@ mod tests {
         fs.create_dir("c").unwrap();
         assert_eq!(fs.create_dir("d"), Err(StorageError::Io));
         fs.create_dir("d").unwrap();
-        assert_eq!(fs.injected(), 5);
+        assert_eq!(fs.injected(), 8);
     }
 }
