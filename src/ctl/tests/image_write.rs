@@ -9,6 +9,9 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{build_root, image_of, json, run, scrub};
+use snapper_core::{Storage, StorageError};
+use snapperctl::image::ImageStorage;
+use snapperctl::image_writer::ImageWriter;
 
 fn copy_dir(from: &Path, to: &Path) {
     let status = Command::new("cp")
@@ -145,4 +148,93 @@ fn gc_in_an_image_removes_leftovers_like_in_a_directory() {
         json(&image, &["gc", "--dry-run"], 0)["files"],
         serde_json::json!([])
     );
+}
+
+/// An ext4 image of `dir` with 4 KiB blocks: block 0 holds the superblock
+/// (at 1024), so a zap that wrongly hits physical block 0 breaks the image.
+fn image_of_4k(dir: &Path, image: &Path) {
+    let out = Command::new(common::mkfs())
+        .args(["-q", "-F", "-b", "4096", "-O", "^metadata_csum", "-d"])
+        .arg(dir)
+        .arg(image)
+        .arg("8M")
+        .output()
+        .expect("run mkfs.ext4");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn read_all(storage: &mut impl Storage, path: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    storage
+        .read_file(path, 1 << 20, &mut out)
+        .expect("read the file");
+    out
+}
+
+/// A write of zeros inside a file of an image (a purged record of an
+/// archive log) reads as zeros at once, reaches the image at sync through
+/// debugfs' zap_block, changes no other byte and leaves holes alone (there
+/// zap_block would zero physical block 0). Any other write is refused.
+#[test]
+fn zeros_written_into_a_file_of_an_image_land_at_sync_and_change_nothing_else() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("root");
+    fs::create_dir_all(dir.join("d")).expect("mkdir");
+    let log: Vec<u8> = (0..3 * 4096 + 100).map(|i| (i % 251 + 1) as u8).collect();
+    fs::write(dir.join("log"), &log).expect("write");
+    fs::write(dir.join("other"), vec![9u8; 5000]).expect("write");
+    // three blocks of hole, then "abc"
+    let sparse = fs::File::create(dir.join("sparse")).expect("create");
+    sparse.set_len(3 * 4096).expect("set_len");
+    std::os::unix::fs::FileExt::write_at(&sparse, b"abc", 3 * 4096).expect("write");
+    drop(sparse);
+    let image = tmp.path().join("snapper.img");
+    image_of_4k(&dir, &image);
+
+    let mut writer = ImageWriter::open(&image, "").expect("open the image for writing");
+    // across a block boundary, in two parts; and one ending on a boundary
+    writer
+        .write_at("log", 1000, &[&[0; 3000], &[0; 100]])
+        .unwrap();
+    writer.write_at("log", 3 * 4096 - 10, &[&[0; 10]]).unwrap();
+    // holes and the block after them
+    writer.write_at("sparse", 0, &[&[0; 8192]]).unwrap();
+    writer.write_at("sparse", 3 * 4096, &[&[0; 2]]).unwrap();
+    let mut expected = log.clone();
+    expected[1000..4100].fill(0);
+    expected[3 * 4096 - 10..3 * 4096].fill(0);
+    let mut sparse_expected = vec![0u8; 3 * 4096];
+    sparse_expected.extend_from_slice(b"\0\0c");
+
+    // refusals: not zeros, past the end, no such file, a directory
+    assert_eq!(writer.write_at("log", 0, &[b"\0x"]), Err(StorageError::Io));
+    let end = log.len() as u64;
+    assert_eq!(
+        writer.write_at("log", end - 1, &[&[0, 0]]),
+        Err(StorageError::Io)
+    );
+    assert_eq!(
+        writer.write_at("missing", 0, &[&[0]]),
+        Err(StorageError::NotFound)
+    );
+    assert_eq!(
+        writer.write_at("d", 0, &[&[0]]),
+        Err(StorageError::WrongKind)
+    );
+
+    // before the sync: the overlay reads zeros, the image is unchanged
+    assert_eq!(read_all(&mut writer, "log"), expected);
+    let mut before = ImageStorage::open(&image, "").expect("the image");
+    assert_eq!(read_all(&mut before, "log"), log);
+
+    writer.sync().expect("the zeros applied");
+    let mut after = ImageStorage::open(&image, "").expect("the image after the zeros");
+    assert_eq!(read_all(&mut after, "log"), expected);
+    assert_eq!(read_all(&mut after, "sparse"), sparse_expected);
+    assert_eq!(read_all(&mut after, "other"), vec![9u8; 5000]);
+    fsck_clean(&image);
 }
