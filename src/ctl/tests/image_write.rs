@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::{build_root, image_of, json, run, scrub};
+use common::{build_root, image_of, image_of_with, json, run, scrub};
 use snapper_core::{Storage, StorageError};
 use snapperctl::image::ImageStorage;
 use snapperctl::image_writer::ImageWriter;
@@ -150,23 +150,6 @@ fn gc_in_an_image_removes_leftovers_like_in_a_directory() {
     );
 }
 
-/// An ext4 image of `dir` with 4 KiB blocks: block 0 holds the superblock
-/// (at 1024), so a zap that wrongly hits physical block 0 breaks the image.
-fn image_of_4k(dir: &Path, image: &Path) {
-    let out = Command::new(common::mkfs())
-        .args(["-q", "-F", "-b", "4096", "-O", "^metadata_csum", "-d"])
-        .arg(dir)
-        .arg(image)
-        .arg("8M")
-        .output()
-        .expect("run mkfs.ext4");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn read_all(storage: &mut impl Storage, path: &str) -> Vec<u8> {
     let mut out = Vec::new();
     storage
@@ -193,7 +176,9 @@ fn zeros_written_into_a_file_of_an_image_land_at_sync_and_change_nothing_else() 
     std::os::unix::fs::FileExt::write_at(&sparse, b"abc", 3 * 4096).expect("write");
     drop(sparse);
     let image = tmp.path().join("snapper.img");
-    image_of_4k(&dir, &image);
+    // 4 KiB blocks: block 0 holds the superblock (at 1024), so a zap that
+    // wrongly hits physical block 0 breaks the image
+    image_of_with(&dir, &image, &["-b", "4096"]);
 
     let mut writer = ImageWriter::open(&image, "").expect("open the image for writing");
     // across a block boundary, in two parts; and one ending on a boundary

@@ -110,8 +110,15 @@ pub fn mkfs() -> PathBuf {
 /// its image (mkfs.ext4 -O ^metadata_csum), populated with -d (no root, no
 /// mount needed).
 pub fn image_of(dir: &Path, image: &Path) {
+    image_of_with(dir, image, &[]);
+}
+
+/// [`image_of`] with more options for mkfs.ext4 (`-b 4096`, ...).
+pub fn image_of_with(dir: &Path, image: &Path, options: &[&str]) {
     let out = Command::new(mkfs())
-        .args(["-q", "-F", "-O", "^metadata_csum", "-d"])
+        .args(["-q", "-F", "-O", "^metadata_csum"])
+        .args(options)
+        .arg("-d")
         .arg(dir)
         .arg(image)
         .arg("32M")
