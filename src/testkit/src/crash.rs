@@ -614,7 +614,7 @@ mod tests {
                 Fate::Torn(1, 9),
                 [&b"012a"[..], &garbage(9, 3), b"789"].concat(),
             ),
-            (true, Fate::Zeros, b"012\0\0\0\0789".to_vec()),
+            (true, Fate::Zeros, [&b"012"[..], &[0; 4], b"789"].concat()),
             (
                 true,
                 Fate::Garbage(5),
