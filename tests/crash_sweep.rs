@@ -91,11 +91,10 @@ fn workload(name: &'static str, config: Config, setup: Vec<Step>, steps: Vec<Ste
 }
 
 /// What a sweep of steps that commit a generation must have cut.
-const COMMIT: [&str; 4] = [
-    "create_dir",
-    "archive write",
+const COMMIT: [&str; 3] = [
     "sync",
-    "archive rename (commit point)",
+    "archive record write (commit point)",
+    "archive seal or unseal",
 ];
 
 #[test]

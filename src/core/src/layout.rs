@@ -28,6 +28,10 @@ pub const ARCHIVE_TMP: &str = "archive.tmp";
 /// a generation neither complete nor gone. Whatever holds this name is
 /// garbage.
 pub const ARCHIVE_PURGED: &str = "archive.purged";
+/// The archive log at the root: the archives of generations as records
+/// written in place (`crate::archive_log`). Not a generation name, so a
+/// reader that predates it leaves it alone.
+pub const ARCHIVE_LOG: &str = "archives";
 /// Directory inside a generation that held its snapshot files in format 1;
 /// its presence marks a format-1 generation.
 pub const SNAPSHOT_DIR: &str = "snapshot";

@@ -20,6 +20,7 @@
 extern crate alloc;
 
 pub mod archive;
+pub mod archive_log;
 pub mod config;
 #[cfg(feature = "std")]
 pub mod dir;

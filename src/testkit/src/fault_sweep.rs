@@ -170,6 +170,7 @@ pub fn op_kind(line: &str) -> &'static str {
     match line.split(' ').next().unwrap_or("") {
         "write_new_file" if pack => "pack write",
         "write_new_file" => "archive write",
+        "write_at" if line.contains("archives") => "archive log write",
         "write_at" => "write in place",
         "remove" if pack => "pack removal",
         "remove" => "other removal",

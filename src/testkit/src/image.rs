@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use snapper_core::archive::Archive;
+use snapper_core::archive_log;
 use snapper_core::layout::{self, GenerationName};
 use snapper_core::pack;
 use snapper_core::storage::MemNode;
@@ -76,9 +77,26 @@ pub fn empty_dirs(storage: &MemStorage) -> Vec<String> {
         .collect()
 }
 
-/// The archives that decode and sit in the directory they name, by path.
+/// Where [`valid_archives`] files an archive of the archive log: the log's
+/// path, `@`, the record's first block.
+pub fn log_record_key(block: u64) -> String {
+    format!("{}@{block}", layout::ARCHIVE_LOG)
+}
+
+/// The archives that decode and sit in the directory they name, by path,
+/// and the committed records of the archive log (see [`log_record_key`]).
 pub fn valid_archives(storage: &MemStorage) -> BTreeMap<String, Archive> {
     let mut out = BTreeMap::new();
+    if let Some(log) = file(storage, layout::ARCHIVE_LOG) {
+        for found in archive_log::classify(log).unwrap_or_default() {
+            if let archive_log::Found::Committed {
+                extent, archive, ..
+            } = found
+            {
+                out.insert(log_record_key(extent.block), archive);
+            }
+        }
+    }
     for (path, node) in storage.nodes() {
         let MemNode::File(bytes) = node else { continue };
         let Some(dir) = path.strip_suffix("/archive") else {
@@ -172,7 +190,13 @@ pub fn payload_counts(storage: &MemStorage) -> BTreeMap<Location, u32> {
 
 /// The valid archives and every pack they use: the files that must exist.
 pub fn referenced_files(storage: &MemStorage) -> BTreeSet<String> {
-    let mut out: BTreeSet<String> = valid_archives(storage).into_keys().collect();
+    let mut out: BTreeSet<String> = valid_archives(storage)
+        .into_keys()
+        .map(|key| match key.split_once('@') {
+            Some((log, _)) => log.to_string(),
+            None => key,
+        })
+        .collect();
     out.extend(used_packs(storage).into_values().map(|p| p.path));
     out
 }
@@ -181,9 +205,10 @@ pub fn referenced_files(storage: &MemStorage) -> BTreeSet<String> {
 /// uses (what purge_zombies must leave none of).
 pub fn unreferenced_files(storage: &MemStorage) -> BTreeSet<String> {
     let referenced = referenced_files(storage);
+    // The archive log is made once and kept, records or not.
     files(storage)
         .into_iter()
-        .filter(|f| !referenced.contains(f))
+        .filter(|f| !referenced.contains(f) && f != layout::ARCHIVE_LOG)
         .collect()
 }
 

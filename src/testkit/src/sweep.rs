@@ -381,6 +381,32 @@ pub fn is_pack_file(path: &str) -> bool {
         .is_some_and(|depth| rest.len() == depth + 1)
 }
 
+/// Which write into the archive log an operation is, from its length
+/// (`Op::describe`: "write_at archives at OFFSET (N bytes)"): the seal and
+/// its zeroing are 4 bytes, the erasure of a record's headers 48, a record
+/// whole blocks.
+fn log_write_kind(op: &str, retention: bool, purge: bool) -> &'static str {
+    let len = op
+        .rsplit_once('(')
+        .and_then(|(_, rest)| rest.split(' ').next())
+        .and_then(|n| n.parse::<usize>().ok());
+    match len {
+        // a commit's seal, or the first step of a retirement (retention
+        // runs inside a commit, so the step does not tell them apart)
+        Some(4) => "archive seal or unseal",
+        Some(n) if n == snapper_core::archive_log::RETIRE_LEN => {
+            if retention {
+                "archive retire by retention"
+            } else if purge {
+                "archive retire by purge"
+            } else {
+                "archive retire (other)"
+            }
+        }
+        _ => "archive record write (commit point)",
+    }
+}
+
 /// What a cut point is, from the step that made it and the operation (as
 /// [`crate::Op::describe`] and the trace give it).
 pub fn cut_kind(step: &Step, op: &str) -> &'static str {
@@ -406,8 +432,12 @@ pub fn cut_kind(step: &Step, op: &str) -> &'static str {
         "archive rename (commit point)"
     } else if op.starts_with("remove") && path.ends_with("/archive.purged") {
         "retired archive remove"
+    } else if op.starts_with("write_at") && path == snapper_core::layout::ARCHIVE_LOG {
+        log_write_kind(op, retention, purge)
     } else if op.starts_with("write_at") {
         "write in place"
+    } else if op.starts_with("write") && path == snapper_core::layout::ARCHIVE_LOG {
+        "archive record write (commit point)"
     } else if op.starts_with("write") && path.ends_with("/archive.tmp") {
         "archive write"
     } else if op.starts_with("write") && is_pack_file(path) {
@@ -1323,10 +1353,22 @@ mod tests {
             cut_kind(&Step::Init, "remove g/pack/1/1"),
             "pack delete by sweep or abort"
         );
-        // an in-place write is its own kind, wherever it lands
-        for path in ["archives", "g/pack/1/0", "g/archive.tmp"] {
+        // an in-place write outside the archive log is its own kind
+        for path in ["g/pack/1/0", "g/archive.tmp"] {
             let op = crate::Op::WriteAt(path.into(), 4096, vec![0; 9]).describe();
             assert_eq!(cut_kind(&Step::Commit, &op), "write in place", "{op}");
+        }
+        // writes into the archive log, by what they do
+        for (step, len, kind) in [
+            (Step::Commit, 8192, "archive record write (commit point)"),
+            (Step::Commit, 4, "archive seal or unseal"),
+            (Step::Purge(None), 4, "archive seal or unseal"),
+            (Step::Purge(None), 48, "archive retire by purge"),
+            (Step::Commit, 48, "archive retire by retention"),
+            (Step::Init, 48, "archive retire (other)"),
+        ] {
+            let op = crate::Op::WriteAt("archives".into(), 4096, vec![0; len]).describe();
+            assert_eq!(cut_kind(&step, &op), kind, "{op}");
         }
     }
 

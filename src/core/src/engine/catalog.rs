@@ -28,6 +28,9 @@ pub(crate) struct GenRecord {
     pub objects: u32,
     /// The directory may hold files no valid archive references.
     pub needs_sweep: bool,
+    /// Its archive's record in the archive log; `None`: an `archive` file
+    /// in its directory, or none.
+    pub log: Option<super::log_store::LogRecord>,
 }
 
 /// Where a generation's packs are and their payload bytes: learnt from any

@@ -21,6 +21,7 @@ use crate::storage::{Storage, StorageError};
 use crate::types::{Digest, Generation, ObjectId, PackNumber, PackRef};
 
 use super::catalog::GenRecord;
+use super::log_store::{self, LogRecord};
 use super::read::remember_incomplete;
 use super::window::{read_copy, Window};
 use super::{
@@ -75,6 +76,12 @@ pub(crate) struct Creation {
     base_cursor: usize,
     /// The sources of the archive once it is in place.
     sources_committed: Option<Vec<Source>>,
+    /// Its directory exists (made at init without the archive log, else
+    /// with the first pack).
+    dir_made: bool,
+    /// Its record in the archive log, once a commit wrote one (kept on a
+    /// failed commit: a retry writes the same place, an abort retires it).
+    log_record: Option<LogRecord>,
 }
 
 impl Creation {
@@ -103,7 +110,14 @@ pub(crate) fn init<S: Storage, P: Platform>(
     // Its `pack` directory comes with its first pack (write_pack): a
     // generation of hints and unchanged objects writes none, and on lwext4
     // every directory costs a few milliseconds of the client's pause.
-    let made = ctx.storage.create_dir(name.as_str());
+    // With the archive log, the generation directory also comes with the
+    // first pack: a generation that writes none creates nothing at all.
+    let dir_made = !ctx.config.archive_log;
+    let made = if dir_made {
+        ctx.storage.create_dir(name.as_str())
+    } else {
+        Ok(())
+    };
     // Whatever happens, this number is used: a failed attempt may have
     // left a directory under it.
     ctx.next_generation = Generation(generation.0 + 1);
@@ -152,6 +166,8 @@ pub(crate) fn init<S: Storage, P: Platform>(
         failed_writes: false,
         base_cursor: 0,
         sources_committed: None,
+        dir_made,
+        log_record: None,
     };
     Ok((creation, outcome))
 }
@@ -447,6 +463,22 @@ fn write_pack<S: Storage, P: Platform>(
     number: PackNumber,
     pack: FinishedPack,
 ) -> Result<(), Error> {
+    if !creation.dir_made {
+        match ctx.storage.create_dir(creation.name.as_str()) {
+            Ok(()) | Err(StorageError::AlreadyExists) => creation.dir_made = true,
+            Err(e) => {
+                creation.failed_writes = true;
+                log!(
+                    ctx,
+                    Level::Error,
+                    "cannot create generation directory '{}': {e}",
+                    creation.name
+                );
+                creation.unwritten = Some(Unwritten { number, pack });
+                return Err(Error::StorageFailed);
+            }
+        }
+    }
     let dirs = layout::pack_dirs(creation.name.as_str(), creation.fanout, number);
     for (depth, dir) in dirs.iter().enumerate() {
         if creation.open_dirs.get(depth) == Some(dir) {
@@ -546,6 +578,9 @@ pub(crate) fn write_archive<S: Storage, P: Platform>(
             return Err(Error::StorageFailed);
         }
     };
+    if ctx.config.archive_log {
+        return commit_to_log(ctx, creation, &bytes, sources);
+    }
     let tmp = layout::in_generation(creation.name.as_str(), ARCHIVE_TMP);
     let archive = layout::in_generation(creation.name.as_str(), ARCHIVE);
     // A failed earlier attempt may have left the temporary file.
@@ -562,6 +597,50 @@ pub(crate) fn write_archive<S: Storage, P: Platform>(
             ctx,
             Level::Error,
             "commit of '{}' failed: {e}; the generation stays open",
+            creation.name
+        );
+        return Err(Error::StorageFailed);
+    }
+    creation.stats.archive_bytes = bytes.len() as u64;
+    creation.sources_committed = Some(sources);
+    Ok(())
+}
+
+/// The commit through the archive log: the packs made durable, then the
+/// record written, synced and sealed (`log_store::commit`). A generation
+/// that wrote no pack costs two small writes into the log's existing space
+/// and no new file or directory.
+fn commit_to_log<S: Storage, P: Platform>(
+    ctx: &mut Ctx<S, P>,
+    creation: &mut Creation,
+    bytes: &[u8],
+    sources: Vec<Source>,
+) -> Result<(), Error> {
+    if ctx.log.unread && !super::read::reread_unreadable(ctx) {
+        log!(
+            ctx,
+            Level::Error,
+            "commit of '{}' refused: the archive log cannot be read, and a commit must not write over what it holds; the generation stays open",
+            creation.name
+        );
+        return Err(Error::StorageFailed);
+    }
+    // Packs before the record: a durable record must never name a pack
+    // that a cut could still take away.
+    let packs_durable = if creation.stats.packs_written > 0 {
+        ctx.storage.sync()
+    } else {
+        Ok(())
+    };
+    let committed = packs_durable.and_then(|()| {
+        log_store::commit(ctx, creation.generation, bytes, &mut creation.log_record)
+    });
+    if let Err(e) = committed {
+        creation.failed_writes = true;
+        log!(
+            ctx,
+            Level::Error,
+            "commit of '{}' to the archive log failed: {e}; the generation stays open",
             creation.name
         );
         return Err(Error::StorageFailed);
@@ -600,6 +679,7 @@ pub(crate) fn adopt_committed<S: Storage, P: Platform>(
             status: GenerationStatus::Valid,
             objects: u32::try_from(creation.entries.len()).unwrap_or(u32::MAX),
             needs_sweep: creation.failed_writes || dead_own,
+            log: creation.log_record,
         },
     );
     let stats = creation.stats;
@@ -638,7 +718,22 @@ pub(crate) fn adopt_committed<S: Storage, P: Platform>(
 pub(crate) fn drop_creation<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>, creation: Creation) {
     ctx.last_stats = creation.stats;
     let generation = creation.generation;
+    let name = creation.name.clone();
     remember_incomplete(ctx, generation, creation.name, creation.created);
+    if let Some(record) = creation.log_record {
+        // A failed commit may still have made its record durable: retire
+        // it, or it would come back as a committed generation at start,
+        // naming packs the sweep below would have deleted.
+        if let Err(e) = log_store::retire(ctx, record.extent) {
+            log!(
+                ctx,
+                Level::Warning,
+                "aborted generation '{name}': its record in the archive log not retired ({e}); its packs are kept until it is"
+            );
+            ctx.log.unretired.push((generation, record.extent));
+            return;
+        }
+    }
     if let Err(e) = sweep::sweep_generation(ctx, generation) {
         log!(
             ctx,

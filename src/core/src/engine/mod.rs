@@ -14,6 +14,7 @@
 mod catalog;
 mod create;
 pub mod inspect;
+mod log_store;
 mod purge;
 mod read;
 mod restore;
@@ -149,6 +150,8 @@ pub(crate) struct Ctx<S: Storage, P: Platform> {
     pub scratch: Vec<u8>,
     /// The payload buffer of the last pack written, kept for the next one.
     pub spare_pack: Option<Vec<u8>>,
+    /// The archive log.
+    pub log: log_store::LogState,
 }
 
 /// Formats a log line through the platform, skipping debug lines unless verbose.
@@ -192,6 +195,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             last_stats: SnapshotStats::default(),
             scratch: Vec::new(),
             spare_pack: None,
+            log: log_store::LogState::default(),
         };
         read::scan(&mut ctx)?;
         Ok(Snapper {

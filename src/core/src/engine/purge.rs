@@ -13,6 +13,7 @@ use crate::layout::{self, GenerationName, ARCHIVE, ARCHIVE_PURGED, PACK_DIR};
 use crate::storage::{Storage, StorageError};
 use crate::types::{Generation, PackNumber, PackRef};
 
+use super::log_store;
 use super::read::{self, reread_unreadable};
 use super::sweep::{damage_horizon, mark_for_sweep, sweep_generation};
 use super::{log, Ctx, GenerationStatus, Level, Platform};
@@ -98,35 +99,10 @@ pub(crate) fn purge_generation<S: Storage, P: Platform>(
         // valid archive uses.
         _ => Vec::new(),
     };
-    let archive = layout::in_generation(record.name.as_str(), ARCHIVE);
-    let retired = layout::in_generation(record.name.as_str(), ARCHIVE_PURGED);
-    // The commit point is a rename, which file systems make atomic, not
-    // the removal, which lwext4 is not (see ARCHIVE_PURGED). A file left
-    // under the retired name by an earlier purge is garbage; it must go so
-    // that the rename, which never replaces a file, can happen.
-    match ctx.storage.remove(&retired) {
-        Ok(()) | Err(StorageError::NotFound) => {}
-        Err(e) => log!(
-            ctx,
-            Level::Warning,
-            "purge of '{}': cannot remove the leftover '{retired}': {e}",
-            record.name
-        ),
-    }
-    let removed = match ctx.storage.rename(&archive, &retired) {
-        Ok(()) | Err(StorageError::NotFound) => Ok(()),
-        // An error may come after the rename took effect; then the purge
-        // has happened and goes on.
-        Err(e) if ctx.storage.file_size(&archive) == Err(StorageError::NotFound) => {
-            log!(
-                ctx,
-                Level::Warning,
-                "purge of '{}': retiring its archive answered {e}, but it is gone",
-                record.name
-            );
-            Ok(())
-        }
-        Err(e) => Err(e),
+    let removed = match record.log {
+        Some(log_record) => log_store::unseal(ctx, log_record.extent)
+            .and_then(|()| log_store::erase(ctx, log_record.extent)),
+        None => retire_archive_file(ctx, &record.name),
     };
     if let Err(e) = removed {
         log!(
@@ -145,6 +121,7 @@ pub(crate) fn purge_generation<S: Storage, P: Platform>(
         r.status = GenerationStatus::NoArchive;
         r.objects = 0;
         r.needs_sweep = true;
+        r.log = None;
     }
     let dead = ctx.catalog.remove(&entries);
     if ctx.base.is_none() {
@@ -164,21 +141,27 @@ pub(crate) fn purge_generation<S: Storage, P: Platform>(
         }
         return Err(Error::StorageFailed);
     }
-    // Durably purged: the retired archive is garbage. A cut while lwext4
-    // removes it leaves an empty or partial file under that name, which
-    // the sweep removes like any other.
-    let retired_gone = match ctx.storage.remove(&retired) {
-        Ok(()) | Err(StorageError::NotFound) => true,
-        Err(e) => {
-            log!(
-                ctx,
-                Level::Warning,
-                "purge of '{}': cannot remove '{retired}' ({e}); the next sweep does",
-                record.name
-            );
-            false
-        }
-    };
+    // Durably purged: the record's blocks may hold another one now; the
+    // retired archive file is garbage. A cut while lwext4 removes it leaves
+    // an empty or partial file under that name, which the sweep removes
+    // like any other.
+    if let Some(log_record) = record.log {
+        ctx.log.space.release(log_record.extent);
+    }
+    let retired = layout::in_generation(record.name.as_str(), ARCHIVE_PURGED);
+    let retired_gone = record.log.is_some()
+        || match ctx.storage.remove(&retired) {
+            Ok(()) | Err(StorageError::NotFound) => true,
+            Err(e) => {
+                log!(
+                    ctx,
+                    Level::Warning,
+                    "purge of '{}': cannot remove '{retired}' ({e}); the next sweep does",
+                    record.name
+                );
+                false
+            }
+        };
     let deleted = if was_valid {
         let mut doomed: BTreeSet<PackRef> = dead.into_iter().collect();
         let own = ctx
@@ -215,6 +198,41 @@ pub(crate) fn purge_generation<S: Storage, P: Platform>(
         record.name
     );
     Ok(())
+}
+
+/// Retires a generation's `archive` file: renamed to `archive.purged`.
+/// The commit point is that rename, which file systems make atomic, not
+/// the removal, which lwext4 is not (see ARCHIVE_PURGED). A file left
+/// under the retired name by an earlier purge is garbage; it must go so
+/// that the rename, which never replaces a file, can happen.
+fn retire_archive_file<S: Storage, P: Platform>(
+    ctx: &mut Ctx<S, P>,
+    name: &GenerationName,
+) -> Result<(), StorageError> {
+    let archive = layout::in_generation(name.as_str(), ARCHIVE);
+    let retired = layout::in_generation(name.as_str(), ARCHIVE_PURGED);
+    match ctx.storage.remove(&retired) {
+        Ok(()) | Err(StorageError::NotFound) => {}
+        Err(e) => log!(
+            ctx,
+            Level::Warning,
+            "purge of '{name}': cannot remove the leftover '{retired}': {e}"
+        ),
+    }
+    match ctx.storage.rename(&archive, &retired) {
+        Ok(()) | Err(StorageError::NotFound) => Ok(()),
+        // An error may come after the rename took effect; then the purge
+        // has happened and goes on.
+        Err(e) if ctx.storage.file_size(&archive) == Err(StorageError::NotFound) => {
+            log!(
+                ctx,
+                Level::Warning,
+                "purge of '{name}': retiring its archive answered {e}, but it is gone"
+            );
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Makes the newest valid generation the base again.

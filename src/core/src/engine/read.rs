@@ -7,6 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::archive::{self, Archive};
+use crate::archive_log::Found;
 use crate::error::Error;
 use crate::format::{self, DecodeError, FORMAT_1};
 use crate::layout::{self, GenerationName, ARCHIVE, SNAPSHOT_DIR};
@@ -14,6 +15,7 @@ use crate::storage::{EntryKind, Storage, StorageError};
 use crate::types::Generation;
 
 use super::catalog::GenRecord;
+use super::log_store;
 use super::{log, Ctx, GenerationStatus, Level, Loaded, Platform};
 
 /// Largest archive read from disk; a damaged size cannot exhaust memory.
@@ -30,11 +32,22 @@ pub(crate) enum ReadError {
     Damaged(DecodeError),
 }
 
-/// Reads and checks the archive of generation `name`.
+/// Reads and checks the archive of generation `generation`, named `name`:
+/// its record in the archive log, or its `archive` file.
 pub(crate) fn read_archive<S: Storage, P: Platform>(
     ctx: &mut Ctx<S, P>,
+    generation: Generation,
     name: &GenerationName,
 ) -> Result<Archive, ReadError> {
+    if let Some(record) = ctx.catalog.record(generation).and_then(|r| r.log) {
+        let archive = log_store::read(ctx, record, generation)?;
+        if archive.name != name.as_str() {
+            return Err(ReadError::Damaged(DecodeError::Malformed(
+                "archive names another generation",
+            )));
+        }
+        return Ok(archive);
+    }
     let path = layout::in_generation(name.as_str(), ARCHIVE);
     match ctx
         .storage
@@ -85,6 +98,7 @@ fn remember(
             status: GenerationStatus::NoArchive,
             objects: 0,
             needs_sweep: true,
+            log: None,
         },
     );
 }
@@ -220,12 +234,22 @@ pub(crate) fn scan<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>) -> Result<(), E
             return Err(refuse_format_1(ctx, name));
         }
     }
+    load_log(ctx)?;
     for (generation, name) in generations {
-        let outcome = read_archive(ctx, &name);
+        if ctx
+            .catalog
+            .record(generation)
+            .is_some_and(|r| r.log.is_some())
+        {
+            continue;
+        }
+        let outcome = read_archive(ctx, generation, &name);
         settle(ctx, generation, &name, outcome, false);
     }
     if let Some((generation, _)) = ctx.catalog.gens.iter().next_back() {
-        ctx.next_generation = Generation(generation.0.saturating_add(1));
+        ctx.next_generation = ctx
+            .next_generation
+            .max(Generation(generation.0.saturating_add(1)));
         ctx.last_created = ctx
             .catalog
             .gens
@@ -247,6 +271,149 @@ pub(crate) fn scan<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>) -> Result<(), E
     Ok(())
 }
 
+/// Reads the archive log, if there is one, and takes its records into the
+/// catalog. An I/O error leaves it unread (retried before anything is
+/// deleted or written to it); a record of an unknown version refuses the
+/// root, as format 1 does.
+fn load_log<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>) -> Result<(), Error> {
+    let bytes = match log_store::read_log(ctx) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Ok(()),
+        Err(e) => {
+            log!(
+                ctx,
+                Level::Error,
+                "the archive log cannot be read ({e}); its generations are not used, and nothing is deleted, until it reads"
+            );
+            ctx.log.exists = true;
+            ctx.log.unread = true;
+            return Ok(());
+        }
+    };
+    let (space, found) = match log_store::load(&bytes) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            log!(
+                ctx,
+                Level::Error,
+                "the archive log holds a record this Snapper does not read ({e}); nothing in the root is changed: use a newer Snapper"
+            );
+            return Err(Error::InvalidVersion);
+        }
+    };
+    ctx.log.exists = true;
+    ctx.log.unread = false;
+    ctx.log.space = space;
+    // In generation order, as a scan of directories goes: the base is the
+    // newest, and warnings name generations in the order they were made.
+    let mut found = found;
+    found.sort_by_key(|f| match f {
+        Found::Committed { archive, .. } => archive.generation,
+        Found::Damaged { generation, .. } | Found::Torn { generation, .. } => *generation,
+    });
+    for record in found {
+        take_record(ctx, record);
+    }
+    Ok(())
+}
+
+/// The catalog's record of `generation`, made if it has none (a generation
+/// whose archive is in the log and which wrote no pack has no directory).
+fn ensure_record<S: Storage, P: Platform>(
+    ctx: &mut Ctx<S, P>,
+    generation: Generation,
+    name: GenerationName,
+    created: u64,
+) {
+    if ctx.catalog.record(generation).is_none() {
+        remember_incomplete(ctx, generation, name, created);
+    }
+}
+
+fn take_record<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>, found: Found) {
+    match found {
+        Found::Committed {
+            extent,
+            archive_len,
+            archive,
+            header_damaged,
+        } => {
+            let generation = archive.generation;
+            // Archive::decode checked that the name spells this generation.
+            let Some((name, created, _)) = GenerationName::parse(&archive.name) else {
+                return;
+            };
+            if let Some(r) = ctx.catalog.record(generation) {
+                if r.log.is_some() || r.name != name {
+                    log!(
+                        ctx,
+                        Level::Warning,
+                        "the archive log holds a second archive of generation {generation} at block {}; ignored, and its space kept",
+                        extent.block
+                    );
+                    return;
+                }
+            }
+            if header_damaged {
+                log!(
+                    ctx,
+                    Level::Warning,
+                    "generation '{name}': its record header in the archive log is damaged, its archive is intact and used"
+                );
+            }
+            ensure_record(ctx, generation, name, created);
+            if let Some(r) = ctx.catalog.record_mut(generation) {
+                r.log = Some(log_store::LogRecord {
+                    extent,
+                    archive_len,
+                });
+            }
+            adopt(ctx, archive);
+        }
+        Found::Damaged {
+            extent,
+            generation,
+            error,
+        } => {
+            if ctx
+                .catalog
+                .record(generation)
+                .is_some_and(|r| r.log.is_some())
+            {
+                return;
+            }
+            // Its name is in the damaged archive; a directory, if it wrote
+            // packs, gives it, else it is named by its number alone.
+            ensure_record(ctx, generation, GenerationName::new(0, generation), 0);
+            if let Some(r) = ctx.catalog.record_mut(generation) {
+                r.log = Some(log_store::LogRecord {
+                    extent,
+                    archive_len: 0,
+                });
+            }
+            let name = ctx.catalog.name_of(generation);
+            let name = String::from(name);
+            log!(
+                ctx,
+                Level::Error,
+                "generation '{name}': its archive in the archive log is damaged ({error}); the generation is not valid"
+            );
+            set_status(ctx, generation, GenerationStatus::Damaged(error));
+        }
+        Found::Torn { extent, generation } => {
+            log!(
+                ctx,
+                Level::Info,
+                "the archive log holds the record of a commit cut short (generation {generation}); it is cleared at the next snapshot"
+            );
+            ctx.log.torn.push(extent);
+            ctx.next_generation = ctx
+                .next_generation
+                .max(Generation(generation.0.saturating_add(1)));
+        }
+    }
+}
+
 /// Re-reads the archives an I/O error kept from being read. A transient
 /// error at start must not make a committed generation garbage (a sweep
 /// would delete it, or the packs it uses). Returns whether none is left
@@ -260,8 +427,20 @@ pub(crate) fn reread_unreadable<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>) ->
         .map(|(g, r)| (*g, r.name.clone()))
         .collect();
     let mut all_read = true;
+    if ctx.log.unread {
+        // A failed re-read keeps it unread; a record of an unknown version
+        // found only now is as bad: nothing may be deleted either way.
+        if load_log(ctx).is_err() {
+            ctx.log.unread = true;
+        }
+        if ctx.log.unread {
+            all_read = false;
+        } else {
+            log!(ctx, Level::Info, "the archive log read on retry");
+        }
+    }
     for (generation, name) in pending {
-        let outcome = read_archive(ctx, &name);
+        let outcome = read_archive(ctx, generation, &name);
         all_read &= settle(ctx, generation, &name, outcome, true);
     }
     all_read
@@ -327,7 +506,7 @@ pub(crate) fn load<S: Storage, P: Platform>(
     let Some(name) = ctx.catalog.record(generation).map(|r| r.name.clone()) else {
         return Err(Error::LoadGenFailed);
     };
-    match read_archive(ctx, &name) {
+    match read_archive(ctx, generation, &name) {
         Ok(archive) => Ok(Loaded::from_archive(archive)),
         Err(ReadError::Missing) => {
             log!(ctx, Level::Error, "generation '{name}': archive vanished");

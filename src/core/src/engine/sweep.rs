@@ -11,6 +11,7 @@ use crate::storage::{EntryKind, Storage, StorageError};
 use crate::types::{Generation, PackNumber, PackRef};
 
 use super::catalog::GenRecord;
+use super::log_store;
 use super::read::reread_unreadable;
 use super::{log, Ctx, GenerationStatus, Level, Platform};
 
@@ -46,12 +47,15 @@ pub(crate) fn sweep_incomplete<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>) {
         );
         return;
     }
+    log_store::retry_unretired(ctx);
+    log_store::clear_torn(ctx);
     let pending: Vec<Generation> = ctx
         .catalog
         .gens
         .iter()
         .filter(|(_, r)| r.needs_sweep && !matches!(r.status, GenerationStatus::Damaged(_)))
         .map(|(g, _)| *g)
+        .filter(|g| !log_store::is_unretired(ctx, *g))
         .collect();
     for generation in pending {
         match sweep_generation(ctx, generation) {
@@ -89,13 +93,14 @@ pub(crate) fn sweep_generation<S: Storage, P: Platform>(
         return Ok(0);
     }
     let mut deleted = 0;
-    let emptied = sweep_dir(
-        ctx,
-        &record,
-        generation,
-        record.name.as_str().into(),
-        &mut deleted,
-    )?;
+    let dir: String = record.name.as_str().into();
+    let emptied = sweep_dir(ctx, &record, generation, dir.clone(), &mut deleted)?;
+    // A generation whose archive is in the log and which wrote no pack has
+    // no directory: nothing to sweep, and gone once its record is.
+    if !emptied && ctx.storage.list_dir(&dir) == Err(StorageError::NotFound) {
+        ctx.catalog.forget_if_gone(generation);
+        return Ok(deleted);
+    }
     if emptied {
         ctx.storage.remove(record.name.as_str())?;
         ctx.catalog.forget_if_gone(generation);
@@ -183,6 +188,8 @@ pub(crate) fn purge_zombies<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>) -> Res
         );
         return Err(Error::StorageFailed);
     }
+    log_store::retry_unretired(ctx);
+    log_store::clear_torn(ctx);
     let mut held_for_integrity = false;
     let mut failed = false;
     let mut deleted = 0;
@@ -208,8 +215,21 @@ pub(crate) fn purge_zombies<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>) -> Res
                 "purge_zombies: '{}' has a damaged archive ({e}); deleting it as garbage (integrity=no)",
                 record.name
             );
+            if let Some(extent) = record.log.map(|l| l.extent) {
+                if let Err(e) = log_store::retire(ctx, extent) {
+                    log!(
+                        ctx,
+                        Level::Error,
+                        "purge_zombies: the damaged record of '{}' not retired ({e}); kept",
+                        record.name
+                    );
+                    failed = true;
+                    continue;
+                }
+            }
             if let Some(r) = ctx.catalog.record_mut(generation) {
                 r.status = GenerationStatus::NoArchive;
+                r.log = None;
             }
         }
         match sweep_generation(ctx, generation) {
