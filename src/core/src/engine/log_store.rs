@@ -162,19 +162,22 @@ pub(crate) fn commit<S: Storage, P: Platform>(
             .saturating_mul(archive_log::BLOCK) as usize
     });
     let zeros = alloc::vec![0u8; fill];
+    // The record goes in with a new file, or in place into the log.
+    let mut written = false;
     if !ctx.log.exists {
         let lead = alloc::vec![0u8; extent.offset() as usize];
         match ctx
             .storage
             .write_new_file(ARCHIVE_LOG, &[&lead, &record, &zeros])
         {
-            Ok(()) => ctx.log.exists = true,
+            Ok(()) => written = true,
             // An earlier attempt created it and failed later.
-            Err(StorageError::AlreadyExists) => ctx.log.exists = true,
+            Err(StorageError::AlreadyExists) => {}
             Err(e) => return Err(e),
         }
+        ctx.log.exists = true;
     }
-    if ctx.log.exists {
+    if !written {
         ctx.storage
             .write_at(ARCHIVE_LOG, extent.offset(), &[&record, &zeros])?;
     }
