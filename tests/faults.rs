@@ -84,6 +84,21 @@ fn faults_during_a_snapshot() {
     figures.assert_failed(&fault_sweep::SNAPSHOT_OPS);
 }
 
+/// The same with archive files: the archive's new file, sync and rename.
+#[test]
+fn faults_during_a_snapshot_with_archive_files() {
+    let figures = fault_sweep(
+        "snapshot, archive files",
+        Config {
+            archive_log: false,
+            ..config()
+        },
+        &three_generations(),
+        &snapshot_steps(),
+    );
+    figures.assert_failed(&fault_sweep::SNAPSHOT_OPS_FILES);
+}
+
 /// A pack whose write failed is kept in memory and retried (after removing
 /// what the failed write left) before the next pack or at commit. Here the
 /// first write of each pack fails, and then once more each later operation
@@ -225,9 +240,7 @@ fn a_failed_deletion_in_an_earlier_purged_directory_is_retried_at_the_next_init(
             archive_log: false,
             ..config()
         },
-        |t| {
-            t.starts_with("rename") && t.split(' ').nth(1).is_some_and(|p| p.ends_with("/archive"))
-        },
+        |t| t.starts_with("rename") && t.split(' ').nth(1).is_some_and(|p| p.ends_with("/archive")),
     );
     // The archive log: the commit point is the second write of the
     // record's retirement (zeros over its header, after the unsealing).
