@@ -233,6 +233,11 @@ fn faults_during_restore() {
 /// the next init_snapshot left the pack behind.
 #[test]
 fn a_failed_deletion_in_an_earlier_purged_directory_is_retried_at_the_next_init() {
+    // The archive log: the commit point is the second write of the
+    // record's retirement (zeros over its header, after the unsealing).
+    failed_deletion_in_an_earlier_purged_directory(config(), |t| {
+        t == format!("write_at {}", layout::ARCHIVE_LOG)
+    });
     // Archive files: the purge's commit point is
     // `rename <gen>/archive <gen>/archive.purged`.
     failed_deletion_in_an_earlier_purged_directory(
@@ -242,11 +247,6 @@ fn a_failed_deletion_in_an_earlier_purged_directory_is_retried_at_the_next_init(
         },
         |t| t.starts_with("rename") && t.split(' ').nth(1).is_some_and(|p| p.ends_with("/archive")),
     );
-    // The archive log: the commit point is the second write of the
-    // record's retirement (zeros over its header, after the unsealing).
-    failed_deletion_in_an_earlier_purged_directory(config(), |t| {
-        t == format!("write_at {}", layout::ARCHIVE_LOG)
-    });
 }
 
 fn failed_deletion_in_an_earlier_purged_directory(config: Config, commit_point: fn(&str) -> bool) {
