@@ -27,12 +27,16 @@ const T0: u64 = 1_795_545_149;
 
 /// Redundancy 1 (every unchanged object gets a fresh copy: up to three
 /// copies), 4 KiB packs (each generation spans several), fan-out 3.
+/// Archive files (`archive_log: false`): this suite damages files one at a
+/// time, `archive` and `archive.tmp` among them; damage to records of the
+/// archive log is `tests/engine_regressions.rs`'s and `archive_log.rs`'s.
 fn config(integrity: bool) -> Config {
     Config {
         threshold: 3,
         redundancy: 1,
         pack_size: 4096,
         integrity,
+        archive_log: false,
         ..Config::default()
     }
 }

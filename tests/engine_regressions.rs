@@ -8,7 +8,11 @@
 mod common;
 
 use common::TestPlatform;
-use snapper_core::{Config, Generation, InitOutcome, MemStorage, ObjectId, Snapper, StorageError};
+use snapper_core::storage::MemNode;
+use snapper_core::{archive_log, layout};
+use snapper_core::{
+    Config, Generation, GenerationStatus, InitOutcome, MemStorage, ObjectId, Snapper, StorageError,
+};
 use snapper_testkit::{Fault, FaultStorage};
 
 const T0: u64 = 1_795_545_149;
@@ -51,8 +55,11 @@ fn an_empty_payload_does_not_hide_the_next_one_from_the_reference_counts() {
 }
 
 fn two_generations() -> Snapper<MemStorage, TestPlatform> {
-    let mut snapper =
-        Snapper::open(MemStorage::new(), TestPlatform::at(T0), Config::default()).unwrap();
+    two_generations_with(Config::default())
+}
+
+fn two_generations_with(config: Config) -> Snapper<MemStorage, TestPlatform> {
+    let mut snapper = Snapper::open(MemStorage::new(), TestPlatform::at(T0), config).unwrap();
     for version in 0..2u8 {
         snapper.init_snapshot().unwrap();
         snapper.take_snapshot(ObjectId(1), &[version; 100]).unwrap();
@@ -72,18 +79,65 @@ fn two_generations() -> Snapper<MemStorage, TestPlatform> {
 #[test]
 
 fn a_bit_flip_in_one_archive_version_does_not_lock_out_the_root() {
-    let mut storage = two_generations().into_storage();
+    // Archive files: the flip hits generation 1's `archive` file.
+    let config = Config {
+        archive_log: false,
+        ..Config::default()
+    };
+    let mut storage = two_generations_with(config).into_storage();
     let older = storage
         .nodes()
         .keys()
         .find(|k| k.ends_with("00000001/archive"))
         .cloned()
-        .unwrap();
-    if let Some(snapper_core::storage::MemNode::File(bytes)) = storage.nodes_mut().get_mut(&older) {
-        bytes[4] ^= 2;
-    }
-    let mut snapper = Snapper::open(storage, TestPlatform::at(T0), Config::default())
+        .expect("generation 1 has an archive file");
+    let Some(MemNode::File(bytes)) = storage.nodes_mut().get_mut(&older) else {
+        panic!("{older} is not a file");
+    };
+    bytes[4] ^= 2;
+    only_the_older_generation_is_damaged(storage, config);
+}
+
+/// The same flip in generation 1's record of the archive log (its archive
+/// starts 32 bytes into the record): the record is sealed, so it is damage
+/// after the commit, which invalidates generation 1 only.
+#[test]
+fn a_bit_flip_in_one_logged_archive_version_does_not_lock_out_the_root() {
+    let config = Config::default();
+    assert!(config.archive_log);
+    let mut storage = two_generations_with(config).into_storage();
+    let Some(MemNode::File(log)) = storage.nodes_mut().get_mut(layout::ARCHIVE_LOG) else {
+        panic!("no archive log");
+    };
+    let older = archive_log::classify(log)
+        .unwrap()
+        .into_iter()
+        .find_map(|found| match found {
+            archive_log::Found::Committed {
+                extent, archive, ..
+            } if archive.generation == Generation(1) => Some(extent),
+            _ => None,
+        })
+        .expect("generation 1 has a record");
+    log[older.offset() as usize + archive_log::RECORD_HEADER_LEN + 4] ^= 2;
+    only_the_older_generation_is_damaged(storage, config);
+}
+
+fn only_the_older_generation_is_damaged(storage: MemStorage, config: Config) {
+    let mut snapper = Snapper::open(storage, TestPlatform::at(T0), config)
         .expect("the root opens; only the damaged generation is invalid");
+    let status: Vec<(Generation, GenerationStatus)> = snapper
+        .generations()
+        .into_iter()
+        .map(|g| (g.generation, g.status))
+        .collect();
+    assert_eq!(status.len(), 2, "{status:?}");
+    assert_eq!(status[0].0, Generation(1));
+    assert!(
+        matches!(status[0].1, GenerationStatus::Damaged(_)),
+        "{status:?}"
+    );
+    assert_eq!(status[1], (Generation(2), GenerationStatus::Valid));
     snapper.open_generation(None).unwrap();
     let mut buf = [0u8; 100];
     assert_eq!(snapper.restore(ObjectId(1), &mut buf), Ok(100));
@@ -126,10 +180,30 @@ fn a_directory_in_place_of_a_pack_is_damage_not_an_io_error() {
 /// Err(NoMatches)").
 #[test]
 fn a_transient_error_reloading_the_base_does_not_lose_the_base() {
+    // Archive files: the reload is the first read of generation 1's file.
+    transient_error_reloading_the_base(
+        Config {
+            archive_log: false,
+            ..Config::default()
+        },
+        |t| t.contains("00000001/archive"),
+    );
+}
+
+/// The same with the archive log: the reload is the purge's first read of
+/// the log (the purge itself only writes and syncs).
+#[test]
+fn a_transient_error_reloading_a_logged_base_does_not_lose_the_base() {
+    transient_error_reloading_the_base(Config::default(), |t| {
+        t.starts_with("read_at ") && t.ends_with(layout::ARCHIVE_LOG)
+    });
+}
+
+fn transient_error_reloading_the_base(config: Config, is_reload: fn(&str) -> bool) {
     let mut snapper = Snapper::open(
         FaultStorage::new(MemStorage::new()),
         TestPlatform::at(T0),
-        Config::default(),
+        config,
     )
     .unwrap();
     for version in 0..2u8 {
@@ -144,7 +218,7 @@ fn a_transient_error_reloading_the_base_does_not_lose_the_base() {
     let mut probe = Snapper::open(
         FaultStorage::new(snapper.storage().inner().clone()),
         TestPlatform::at(T0),
-        Config::default(),
+        config,
     )
     .unwrap();
     probe.storage_mut().arm(Fault::never());
@@ -153,7 +227,7 @@ fn a_transient_error_reloading_the_base_does_not_lose_the_base() {
         .storage()
         .trace()
         .iter()
-        .position(|t| t.contains("00000001/archive"))
+        .position(|t| is_reload(t))
         .expect("the purge reloads generation 1's archive") as u64
         + 1;
     snapper
@@ -225,8 +299,11 @@ impl snapper_core::Storage for TornRemove {
 /// removal: a torn removal afterwards leaves only garbage.
 #[test]
 fn a_purge_torn_inside_a_file_removal_leaves_the_generation_complete_or_gone() {
+    // Archive files: the torn removal is the retired archive's; the log's
+    // retirement writes in place and removes nothing.
     let config = Config {
         redundancy: 0,
+        archive_log: false,
         ..Config::default()
     };
     let storage = TornRemove {
@@ -272,4 +349,86 @@ fn a_purge_torn_inside_a_file_removal_leaves_the_generation_complete_or_gone() {
         .collect();
     assert_eq!(valid.len(), 1, "the purged one is gone, the other stays");
     assert!(!valid.contains(&oldest));
+}
+
+/// With the archive log, a generation is committed once its record is
+/// durable; the seal written after it only tells later damage from a
+/// commit cut short. A seal that failed (here the device is gone for good
+/// from the seal's write on) made the commit fail and the generation stay
+/// open, and its abort could not retire the record: the manager listed one
+/// generation fewer than any later start found on the disk. Found by
+/// `faults_in_random_workloads` ("I/O error at op 9/13 (write_at archives)
+/// for good, abort: the manager lists {Generation(1)}, the disk holds
+/// {Generation(1), Generation(2)}").
+#[test]
+fn a_durable_record_whose_seal_fails_is_committed() {
+    let config = Config::default();
+    let mut snapper = Snapper::open(
+        FaultStorage::new(MemStorage::new()),
+        TestPlatform::at(T0),
+        config,
+    )
+    .unwrap();
+    snapper.init_snapshot().unwrap();
+    snapper.take_snapshot(ObjectId(1), &[1; 100]).unwrap();
+    snapper.commit_snapshot().unwrap();
+    // The second commit's operations: the record, its sync, the seal.
+    let mut probe = Snapper::open(
+        FaultStorage::new(snapper.storage().inner().clone()),
+        TestPlatform::at(T0),
+        config,
+    )
+    .unwrap();
+    probe.storage_mut().arm(Fault::never());
+    probe.init_snapshot().unwrap();
+    probe.take_snapshot(ObjectId(1), &[2; 100]).unwrap();
+    probe.commit_snapshot().unwrap();
+    let log_write = format!("write_at {}", layout::ARCHIVE_LOG);
+    let writes: Vec<usize> = probe
+        .storage()
+        .trace()
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| **t == log_write)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(writes.len(), 2, "record and seal");
+    let seal = writes[1] as u64 + 1;
+
+    snapper.storage_mut().arm(Fault {
+        sticky: true,
+        ..Fault::once(seal, StorageError::Io)
+    });
+    snapper.init_snapshot().unwrap();
+    snapper.take_snapshot(ObjectId(1), &[2; 100]).unwrap();
+    assert_eq!(
+        snapper.commit_snapshot(),
+        Err(snapper_core::Error::StorageFailed)
+    );
+    assert!(snapper.storage().fired());
+    let listed: Vec<(Generation, GenerationStatus)> = snapper
+        .generations()
+        .into_iter()
+        .map(|g| (g.generation, g.status))
+        .collect();
+    snapper.storage_mut().disarm();
+    let disk = snapper.storage().inner().clone();
+    let mut reopened = Snapper::open(disk, TestPlatform::at(T0), config).unwrap();
+    let found: Vec<(Generation, GenerationStatus)> = reopened
+        .generations()
+        .into_iter()
+        .map(|g| (g.generation, g.status))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (Generation(1), GenerationStatus::Valid),
+            (Generation(2), GenerationStatus::Valid)
+        ]
+    );
+    assert_eq!(found, listed, "the manager lists what the disk holds");
+    reopened.open_generation(None).unwrap();
+    let mut buf = [0u8; 100];
+    assert_eq!(reopened.restore(ObjectId(1), &mut buf), Ok(100));
+    assert_eq!(buf, [2u8; 100]);
 }

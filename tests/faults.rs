@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use snapper_core::layout;
 use snapper_core::{
     Config, Error, Generation, GenerationStatus, Level, ObjectId, Snapper, StorageError,
 };
@@ -81,6 +82,21 @@ fn faults_during_a_snapshot() {
         &snapshot_steps(),
     );
     figures.assert_failed(&fault_sweep::SNAPSHOT_OPS);
+}
+
+/// The same with archive files: the archive's new file, sync and rename.
+#[test]
+fn faults_during_a_snapshot_with_archive_files() {
+    let figures = fault_sweep(
+        "snapshot, archive files",
+        Config {
+            archive_log: false,
+            ..config()
+        },
+        &three_generations(),
+        &snapshot_steps(),
+    );
+    figures.assert_failed(&fault_sweep::SNAPSHOT_OPS_FILES);
 }
 
 /// A pack whose write failed is kept in memory and retried (after removing
@@ -217,6 +233,24 @@ fn faults_during_restore() {
 /// the next init_snapshot left the pack behind.
 #[test]
 fn a_failed_deletion_in_an_earlier_purged_directory_is_retried_at_the_next_init() {
+    // The archive log: the commit point is the second write of the
+    // record's retirement (zeros over its header, after the unsealing).
+    failed_deletion_in_an_earlier_purged_directory(config(), |t| {
+        t == format!("write_at {}", layout::ARCHIVE_LOG)
+    });
+    // Archive files: the purge's commit point is
+    // `rename <gen>/archive <gen>/archive.purged`.
+    failed_deletion_in_an_earlier_purged_directory(
+        Config {
+            archive_log: false,
+            ..config()
+        },
+        |t| t.starts_with("rename") && t.split(' ').nth(1).is_some_and(|p| p.ends_with("/archive")),
+    );
+}
+
+fn failed_deletion_in_an_earlier_purged_directory(config: Config, commit_point: fn(&str) -> bool) {
+    let config = || config;
     let setup = [
         snapshot(&objects(4, 0)),
         snapshot(&changed(4, 2, 1)),
@@ -241,11 +275,8 @@ fn a_failed_deletion_in_an_earlier_purged_directory_is_retried_at_the_next_init(
     };
     let second_purge = trace
         .iter()
-        .rposition(|t| {
-            // the purge's commit point: `rename <gen>/archive <gen>/archive.purged`
-            t.starts_with("rename") && t.split(' ').nth(1).is_some_and(|p| p.ends_with("/archive"))
-        })
-        .unwrap();
+        .rposition(|t| commit_point(t))
+        .expect("the second purge's commit point");
     let delete = second_purge
         + trace[second_purge..]
             .iter()

@@ -10,6 +10,7 @@ mod common;
 use common::{payload as page, Counting, TestPlatform};
 use snapper_core::engine::{GenerationStatus, InitOutcome, Snapper};
 use snapper_core::storage::MemNode;
+use snapper_core::{archive_log, layout};
 use snapper_core::{Config, Error, Level, MemStorage, ObjectId, Storage, StorageError};
 
 const T0: u64 = 1_795_545_149;
@@ -74,10 +75,20 @@ fn the_seed_sequence_passes_on_packs() {
     snapper.purge_zombies().expect("purge_zombies");
     restore_all(&mut snapper, &versions, 4096);
     snapper.purge(None).expect("purge");
+    // Everything deleted but the archive log, which stays for the next
+    // commit and holds no record any more.
+    let left = files(snapper.storage());
+    assert_eq!(
+        left.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
+        [layout::ARCHIVE_LOG],
+        "everything deleted: {left:?}"
+    );
+    let Some(MemNode::File(log)) = snapper.storage().nodes().get(layout::ARCHIVE_LOG) else {
+        panic!("no archive log");
+    };
     assert!(
-        files(snapper.storage()).is_empty(),
-        "everything deleted: {:?}",
-        files(snapper.storage())
+        archive_log::classify(log).unwrap().is_empty(),
+        "records left in the log"
     );
 }
 
@@ -87,14 +98,25 @@ fn a_first_generation_costs_a_few_files_and_about_its_bytes() {
     let mut snapper = open(Counting::new(MemStorage::new()), config());
     generation(&mut snapper, &versions, 4096);
     let storage = snapper.storage();
-    // 4 MB of pages in 4 MiB packs: one pack and the archive.
+    // 4 MB of pages in 4 MiB packs: one pack and the archive log (its
+    // first record written with the file). Syncs: the pack before the
+    // record, the record, its seal.
     assert_eq!(storage.count("write_new_file"), 2, "{:?}", storage.calls);
-    assert_eq!(storage.count("sync"), 2);
+    assert_eq!(storage.count("create_dir"), 3, "{:?}", storage.calls);
+    assert_eq!(storage.count("sync"), 3);
+    assert_eq!(storage.count("write_at"), 1, "{:?}", storage.calls);
     let payload = 1000 * 4096;
-    let written = storage.bytes_written;
+    // The archive log is created zero-filled to 1 MiB (FORMAT.md "Archive
+    // log"), once, with the first record in it; the rest is the pack.
+    let log = match storage.inner.nodes().get(layout::ARCHIVE_LOG) {
+        Some(MemNode::File(bytes)) => bytes.len() as u64,
+        _ => panic!("no archive log"),
+    };
+    assert_eq!(log, 1 << 20);
+    let written = storage.bytes_written - log;
     assert!(
         written as f64 <= payload as f64 * 1.02,
-        "{written} bytes on disk for {payload} of payload"
+        "{written} bytes on disk besides the log for {payload} of payload"
     );
     let stats = snapper.last_snapshot_stats();
     assert_eq!((stats.payloads_written, stats.packs_written), (1000, 1));
@@ -141,7 +163,12 @@ fn an_unchanged_generation_writes_no_payload() {
         snapper.storage_mut().reset();
         generation(&mut snapper, &versions, size);
         let storage = snapper.storage();
-        assert_eq!(storage.count("write_new_file"), 1, "only the archive");
+        // Only the record in the existing archive log: no new file, no
+        // directory, the record and its seal written in place, each synced.
+        assert_eq!(storage.count("write_new_file"), 0, "no new file");
+        assert_eq!(storage.count("create_dir"), 0, "no directory");
+        assert_eq!(storage.count("write_at"), 2, "{:?}", storage.calls);
+        assert_eq!(storage.count("sync"), 2, "{:?}", storage.calls);
         assert_eq!(storage.count("read_at"), 0);
         assert_eq!(
             snapper.last_snapshot_stats().payloads_written,
@@ -413,13 +440,29 @@ fn damaged_generations_and_restart_keep_every_committed_generation() {
     generation(&mut snapper, &versions, 300);
     let changed: Vec<u32> = versions.iter().map(|v| v + (v % 2)).collect();
     generation(&mut snapper, &changed, 300);
-    // An interrupted third generation: pack written, no archive.
+    // An interrupted third generation: pack written, no archive. (With the
+    // archive log its directory comes with that first pack: 4 KiB packs so
+    // that one is full before the cut.)
+    let storage = snapper.into_storage();
+    let mut snapper = open(
+        storage,
+        Config {
+            pack_size: 4096,
+            ..config()
+        },
+    );
     snapper.init_snapshot().unwrap();
     for i in 0..50u64 {
         snapper
             .take_snapshot(ObjectId(i), &page(i, 99, 300))
             .unwrap();
     }
+    assert!(
+        files(snapper.storage())
+            .iter()
+            .any(|(p, _)| p.contains("-00000003/pack/")),
+        "the interrupted generation wrote a pack"
+    );
     let storage = snapper.into_storage();
     let mut snapper = open(storage, config());
     let gens = snapper.generations();

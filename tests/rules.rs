@@ -8,6 +8,8 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::{empty_dirs, files, payload, Counting, TempDir, TestPlatform};
+use snapper_core::archive_log::{self, Extent};
+use snapper_core::layout;
 use snapper_core::storage::MemNode;
 use snapper_core::{
     Config, Error, Generation, GenerationStatus, InitOutcome, Level, Location, MemStorage,
@@ -135,25 +137,30 @@ fn unchanged_generation_costs_no_per_object_io() {
         snapper.storage_mut().reset();
         snapshot(&mut snapper, &versions, 64);
         let storage = snapper.storage();
-        // The generation directory (its pack directory only comes with a
-        // pack), the archive written, synced, renamed and synced: the same
-        // for 10 and 1000 objects, and no pack.
-        assert_eq!(storage.count("write_new_file"), 1, "{:?}", storage.calls);
-        assert_eq!(storage.count("create_dir"), 1, "{:?}", storage.calls);
+        // With the archive log: no directory (it only comes with a pack),
+        // no new file; the record written in place into the log and
+        // synced, its seal written and synced: the same for 10 and 1000
+        // objects, and no pack.
+        assert_eq!(storage.count("write_new_file"), 0, "{:?}", storage.calls);
+        assert_eq!(storage.count("create_dir"), 0, "{:?}", storage.calls);
+        assert_eq!(storage.count("write_at"), 2, "{:?}", storage.calls);
         assert_eq!(storage.count("sync"), 2);
-        assert_eq!(storage.count("rename"), 1);
+        assert_eq!(storage.count("rename"), 0);
         assert_eq!(
             storage.count("read_at") + storage.count("file_size") + storage.count("list_dir"),
             0
         );
         let stats = snapper.last_snapshot_stats();
         assert_eq!((stats.payloads_written, stats.packs_written), (0, 0));
-        // About 40 bytes of archive per object (id, size, digest, one copy).
-        assert_eq!(stats.archive_bytes, storage.bytes_written);
+        // About 40 bytes of archive per object (id, size, digest, one copy);
+        // written: the record (header, archive, zeros to its last block's
+        // end) and the 4-byte seal.
+        let record = Extent::blocks_for(stats.archive_bytes as usize) * archive_log::BLOCK;
+        assert_eq!(record + 4, storage.bytes_written);
         assert!(
-            storage.bytes_written < 45 * objects as u64 + 200,
+            stats.archive_bytes < 45 * objects as u64 + 200,
             "archive of {} bytes",
-            storage.bytes_written
+            stats.archive_bytes
         );
     }
 }
@@ -165,7 +172,8 @@ fn new_and_changed_objects_cost_one_pack_write_per_pack_size_and_only_they() {
     let mut versions = vec![0u32; 50];
     snapshot(&mut snapper, &versions, 100);
     let stats = snapper.last_snapshot_stats();
-    // 5000 bytes in 4 KiB packs: 2 packs (ceil(5000 / 4096)), 1 archive.
+    // 5000 bytes in 4 KiB packs: 2 packs (ceil(5000 / 4096)), and the
+    // archive log made with the first record.
     assert_eq!((stats.payloads_written, stats.packs_written), (50, 2));
     assert_eq!(snapper.storage().count("write_new_file"), 3);
     versions[3] = 1;
@@ -174,7 +182,9 @@ fn new_and_changed_objects_cost_one_pack_write_per_pack_size_and_only_they() {
     snapshot(&mut snapper, &versions, 100);
     let stats = snapper.last_snapshot_stats();
     assert_eq!((stats.payloads_written, stats.packs_written), (2, 1));
-    assert_eq!(snapper.storage().count("write_new_file"), 2);
+    // The pack; the record goes into the existing log (record and seal).
+    assert_eq!(snapper.storage().count("write_new_file"), 1);
+    assert_eq!(snapper.storage().count("write_at"), 2);
     assert_eq!(snapper.storage().count("read_at"), 0);
     // A payload of another length with equal leading bytes is a change too.
     snapper.init_snapshot().unwrap();
@@ -223,7 +233,9 @@ fn new_and_changed_objects_cost_one_pack_write_per_pack_size_and_only_they() {
         assert!(expected >= bytes.div_ceil(pack_size));
         assert!(expected <= bytes.div_ceil(pack_size) * 2 + 1);
         assert_eq!(snapper.storage().count("write_new_file"), expected + 1);
-        assert_eq!(snapper.storage().count("sync"), 2, "no sync per pack");
+        // The packs before the record, the record, its seal: three syncs
+        // for the whole generation, none per pack.
+        assert_eq!(snapper.storage().count("sync"), 3, "no sync per pack");
         // Every pack holds at most pack_size payload bytes (no payload is
         // larger here).
         for (path, node) in snapper.storage().inner.nodes() {
@@ -394,11 +406,7 @@ fn purge_deletes_exactly_the_packs_no_valid_archive_uses_and_empty_directories()
     assert!(partly_used_kept, "no purge left a partly used pack");
     restore_all(&mut snapper, None, &latest, 200);
     snapper.purge(None).unwrap();
-    assert!(
-        snapper.storage().nodes().is_empty(),
-        "{:?}",
-        snapper.storage().nodes().keys()
-    );
+    only_an_empty_log_left(snapper.storage());
 }
 
 #[test]
@@ -482,9 +490,64 @@ fn min_snapshots_floor_denies_a_purge() {
     assert_eq!(snapper.purge(None), Err(Error::PurgeDenied));
 }
 
+/// Where generation `name`'s archive is: its `archive` file, or its record
+/// in the archive log (the archive starts 32 bytes into the record).
+fn archive_at(storage: &MemStorage, name: &str) -> (String, usize) {
+    let file = format!("{name}/archive");
+    if storage.nodes().contains_key(&file) {
+        return (file, 0);
+    }
+    let Some(MemNode::File(log)) = storage.nodes().get(layout::ARCHIVE_LOG) else {
+        panic!("{name}: no archive file and no archive log");
+    };
+    let extent = archive_log::classify(log)
+        .unwrap()
+        .into_iter()
+        .find_map(|found| match found {
+            archive_log::Found::Committed {
+                extent, archive, ..
+            } if archive.name == name => Some(extent),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{name}: no record in the archive log"));
+    (
+        layout::ARCHIVE_LOG.to_string(),
+        extent.offset() as usize + archive_log::RECORD_HEADER_LEN,
+    )
+}
+
+/// The records of the archive log that name `generation`, whatever state.
+fn records_of(storage: &MemStorage, generation: Generation) -> usize {
+    let Some(MemNode::File(log)) = storage.nodes().get(layout::ARCHIVE_LOG) else {
+        return 0;
+    };
+    archive_log::classify(log)
+        .unwrap()
+        .iter()
+        .filter(|found| match found {
+            archive_log::Found::Committed { archive, .. } => archive.generation == generation,
+            archive_log::Found::Damaged { generation: g, .. }
+            | archive_log::Found::Torn { generation: g, .. } => *g == generation,
+        })
+        .count()
+}
+
+/// Nothing left but the archive log, and no record in it.
+fn only_an_empty_log_left(storage: &MemStorage) {
+    let left: Vec<&String> = storage.nodes().keys().collect();
+    assert_eq!(left, [layout::ARCHIVE_LOG], "{left:?}");
+    let Some(MemNode::File(log)) = storage.nodes().get(layout::ARCHIVE_LOG) else {
+        panic!("the archive log is not a file");
+    };
+    assert!(archive_log::classify(log).unwrap().is_empty());
+}
+
+/// Flips a bit in the latest generation's archive (20 bytes in, a field of
+/// its header the CRC covers), in its file or its record of the log.
 fn damage_latest_archive(snapper: &mut MemSnapper) -> String {
     let name = valid_names(snapper).pop().unwrap();
-    byte_flip(snapper, &format!("{name}/archive"), 20);
+    let (path, at) = archive_at(snapper.storage(), &name);
+    byte_flip(snapper, &path, at + 20);
     name
 }
 
@@ -531,6 +594,13 @@ fn integrity_no_logs_and_goes_on() {
     let (mut snapper, platform) = open(snapper.into_storage(), lax);
     restore_all(&mut snapper, None, &[0, 0], 8);
     assert!(platform.logged(Level::Warning, "damaged"));
+    let number = snapper
+        .generations()
+        .into_iter()
+        .find(|g| g.name == damaged)
+        .map(|g| g.generation)
+        .unwrap();
+    assert_eq!(records_of(snapper.storage(), number), 1);
     assert_eq!(snapper.purge_zombies(), Ok(()));
     assert!(
         !snapper
@@ -539,6 +609,11 @@ fn integrity_no_logs_and_goes_on() {
             .keys()
             .any(|k| k.starts_with(&damaged)),
         "damaged generation deleted"
+    );
+    assert_eq!(
+        records_of(snapper.storage(), number),
+        0,
+        "its record retired"
     );
     // The intact generation and its packs survived.
     restore_all(&mut snapper, None, &[0, 0], 8);
@@ -815,7 +890,7 @@ fn a_shared_payload_counts_once_per_archive_and_lives_as_long_as_one_uses_it() {
     assert!(snapper.storage().nodes().contains_key(&path));
     snapper.purge(None).unwrap();
     assert_eq!(snapper.references(shared), 0);
-    assert!(snapper.storage().nodes().is_empty());
+    only_an_empty_log_left(snapper.storage());
 }
 
 /// A damaged archive kept for repair (integrity=yes) keeps the packs it
@@ -832,13 +907,7 @@ fn integrity_yes_keeps_what_a_damaged_archive_may_use_until_repaired() {
     }
     snapper.purge(None).unwrap();
     let names = valid_names(&snapper);
-    let newest_archive = format!("{}/archive", names[1]);
-    let intact = snapper
-        .storage()
-        .nodes()
-        .get(&newest_archive)
-        .cloned()
-        .unwrap();
+    let newest_archive = archive_at(snapper.storage(), &names[1]);
     damage_latest_archive(&mut snapper);
     let (mut snapper, platform) = open(snapper.into_storage(), strict);
     // Only the damaged generation still uses generation 1's pack now.
@@ -850,10 +919,11 @@ fn integrity_yes_keeps_what_a_damaged_archive_may_use_until_repaired() {
     assert_eq!(snapper.purge_zombies(), Err(Error::IntegrityFailed));
     snapper.init_snapshot().unwrap();
     snapper.abort();
-    // Repair: the archive comes back from a backup.
-    let mut storage = snapper.into_storage();
-    storage.nodes_mut().insert(newest_archive, intact);
-    let (mut snapper, _) = open(storage, strict);
+    // Repair: the flipped bit is flipped back (the archive's bytes come
+    // back from a backup).
+    let (path, at) = newest_archive;
+    byte_flip(&mut snapper, &path, at + 20);
+    let (mut snapper, _) = open(snapper.into_storage(), strict);
     restore_all(&mut snapper, Some(&names[1]), &[0, 0, 0], 32);
 
     // With integrity=no the same pack goes as garbage.
@@ -871,9 +941,5 @@ fn integrity_yes_keeps_what_a_damaged_archive_may_use_until_repaired() {
     let (mut snapper, _) = open(snapper.into_storage(), lax);
     snapper.purge(Some(&names[0])).unwrap();
     snapper.purge_zombies().unwrap();
-    assert!(
-        files(snapper.storage()).is_empty(),
-        "{:?}",
-        files(snapper.storage())
-    );
+    only_an_empty_log_left(snapper.storage());
 }

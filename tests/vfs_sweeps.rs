@@ -147,10 +147,34 @@ fn report(what: &str, figures: &Figures) {
 /// of some outcomes of each first cut.
 #[test]
 fn power_cuts_through_the_vfs_with_large_packs() {
+    // With the archive log (the default), then with archive files, whose
+    // commit point is a rename.
+    large_packs(
+        true,
+        &[
+            "pack write at commit",
+            "archive record write (commit point)",
+            "archive seal or unseal",
+            "archive retire by purge",
+            "pack delete by purge",
+        ],
+    );
+    large_packs(
+        false,
+        &[
+            "pack write at commit",
+            "archive rename (commit point)",
+            "pack delete by purge",
+        ],
+    );
+}
+
+fn large_packs(archive_log: bool, kinds: &[&str]) {
     let config = Config {
         threshold: 2,
         redundancy: 1,
         pack_size: 64 * 1024,
+        archive_log,
         ..Config::default()
     };
     let objects = |version: u32| -> Vec<(u64, Vec<u8>)> {
@@ -177,12 +201,12 @@ fn power_cuts_through_the_vfs_with_large_packs() {
     let figures = sweep_mounted(&Genode, &workload, 1, seed, Some(1));
     report("large packs", &figures);
     assert!(figures.cuts > 0 && figures.nested_cuts > 0);
-    for kind in [
-        "pack write at commit",
-        "archive rename (commit point)",
-        "pack delete by purge",
-    ] {
-        assert!(figures.covered(kind) > 0, "{kind}: {:?}", figures.coverage);
+    for kind in kinds {
+        assert!(
+            figures.covered(kind) > 0,
+            "{kind} (archive_log {archive_log}): {:?}",
+            figures.coverage
+        );
     }
 }
 

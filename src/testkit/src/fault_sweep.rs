@@ -26,8 +26,19 @@ use crate::sweep::{
 };
 
 /// The kinds of operation a snapshot that writes packs mid-take and at
-/// commit performs: a fault sweep over it must have failed each of them.
-pub const SNAPSHOT_OPS: [&str; 6] = [
+/// commit performs, with the archive log (the default) made by an earlier
+/// commit: a fault sweep over it must have failed each of them.
+pub const SNAPSHOT_OPS: [&str; 5] = [
+    "create_dir",
+    "pack write",
+    "pack read",
+    "archive log write",
+    "sync",
+];
+
+/// The same with archive files (`archive_log: false`): the archive is a
+/// new file, renamed into place.
+pub const SNAPSHOT_OPS_FILES: [&str; 6] = [
     "create_dir",
     "pack write",
     "pack read",

@@ -117,7 +117,9 @@ pub(crate) fn read<S: Storage, P: Platform>(
 }
 
 /// Writes generation `generation`'s archive as a record and makes it
-/// durable, then seals it. `reserved` is the extent an earlier failed
+/// durable, then seals it. `Err`: not committed (the record may be durable
+/// all the same: retire it); `Ok` with the seal's outcome: committed, since
+/// the record is durable, sealed or not. `reserved` is the extent an earlier failed
 /// attempt of the same commit took (written again in place); it is set to
 /// the extent used, whatever the outcome, so that an abort can retire it.
 /// The caller has made the generation's packs durable.
@@ -126,7 +128,7 @@ pub(crate) fn commit<S: Storage, P: Platform>(
     generation: Generation,
     archive: &[u8],
     reserved: &mut Option<LogRecord>,
-) -> Result<LogRecord, StorageError> {
+) -> Result<(LogRecord, Result<(), StorageError>), StorageError> {
     let record = archive_log::record_bytes(generation, archive).map_err(|_| StorageError::Io)?;
     let archive_len = u32::try_from(archive.len()).map_err(|_| StorageError::Io)?;
     let blocks = Extent::blocks_for(archive.len());
@@ -162,19 +164,22 @@ pub(crate) fn commit<S: Storage, P: Platform>(
             .saturating_mul(archive_log::BLOCK) as usize
     });
     let zeros = alloc::vec![0u8; fill];
+    // The record goes in with a new file, or in place into the log.
+    let mut written = false;
     if !ctx.log.exists {
         let lead = alloc::vec![0u8; extent.offset() as usize];
         match ctx
             .storage
             .write_new_file(ARCHIVE_LOG, &[&lead, &record, &zeros])
         {
-            Ok(()) => ctx.log.exists = true,
+            Ok(()) => written = true,
             // An earlier attempt created it and failed later.
-            Err(StorageError::AlreadyExists) => ctx.log.exists = true,
+            Err(StorageError::AlreadyExists) => {}
             Err(e) => return Err(e),
         }
+        ctx.log.exists = true;
     }
-    if ctx.log.exists {
+    if !written {
         ctx.storage
             .write_at(ARCHIVE_LOG, extent.offset(), &[&record, &zeros])?;
     }
@@ -188,10 +193,11 @@ pub(crate) fn commit<S: Storage, P: Platform>(
         header.copy_from_slice(h);
     }
     let seal = archive_log::seal_of(&header);
-    ctx.storage
-        .write_at(ARCHIVE_LOG, extent.offset() + SEAL_AT as u64, &[&seal])?;
-    ctx.storage.sync()?;
-    Ok(mine)
+    let sealed = ctx
+        .storage
+        .write_at(ARCHIVE_LOG, extent.offset() + SEAL_AT as u64, &[&seal])
+        .and_then(|()| ctx.storage.sync());
+    Ok((mine, sealed))
 }
 
 /// First step of retiring a committed record: zeros over its seal, made

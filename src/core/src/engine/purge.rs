@@ -305,12 +305,14 @@ pub(crate) fn delete_packs<S: Storage, P: Platform>(
     // Children sort after their parents: remove in reverse order.
     for dir in dirs.iter().rev() {
         match ctx.storage.remove(dir) {
-            Ok(()) => {
+            // NotFound: a generation of the archive log that wrote no pack
+            // never had a directory; with its record retired it is gone.
+            Ok(()) | Err(StorageError::NotFound) => {
                 if let Some((_, _, generation)) = GenerationName::parse(dir) {
                     ctx.catalog.forget_if_gone(generation);
                 }
             }
-            Err(StorageError::NotEmpty | StorageError::NotFound) => {}
+            Err(StorageError::NotEmpty) => {}
             Err(e) => {
                 log!(ctx, Level::Debug, "cannot remove directory '{dir}': {e}");
                 let owner = dir.split('/').next().and_then(GenerationName::parse);
