@@ -12,14 +12,17 @@
 //! corrupts one restore or fails one commit, to show that the bench checks
 //! bytes and replies rather than trusting them.
 
+#[path = "common/root.rs"]
+mod root;
+
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use genode::log::Level;
 use genode::vfs::Vfs;
 use genode_host as host;
-use snapper_core::dir::DirStorage;
+use root::{committed, entries};
 use snapper_core::layout;
 use snapper_core::Config;
 use snapper_session::server::{self, Handler, SessionId};
@@ -71,26 +74,6 @@ fn row(step: &str) -> Option<Vec<String>> {
 
 fn last_line() -> String {
     lines().last().map(|(_, l)| l.clone()).unwrap_or_default()
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-/// The generations with a valid archive under `dir`: records of the
-/// archive log and `<gen>/archive` files.
-fn committed(dir: &Path) -> BTreeSet<u32> {
-    let mut storage = DirStorage::open(dir).unwrap();
-    let image = snapper_testkit::image::read_image(&mut storage).unwrap();
-    snapper_testkit::image::valid_archives(&image)
-        .values()
-        .map(|archive| archive.generation.0)
-        .collect()
 }
 
 fn start_server(bench: &str, tag: &str) -> PathBuf {
