@@ -60,8 +60,18 @@ fn config() -> Config {
 
 /// Takes one more generation into `root`: object `id` at `versions[id]`.
 pub fn take_generation(root: &Path, versions: &[u32]) {
+    take_generation_with(root, versions, true);
+}
+
+/// [`take_generation`] with the archive in the archive log
+/// (`archive_log`, the default) or as a `<gen>/archive` file.
+pub fn take_generation_with(root: &Path, versions: &[u32], archive_log: bool) {
     let storage = DirStorage::open(root).expect("root");
-    let mut snapper = Snapper::open(storage, TestPlatform(1_795_600_000), config()).expect("open");
+    let config = Config {
+        archive_log,
+        ..config()
+    };
+    let mut snapper = Snapper::open(storage, TestPlatform(1_795_600_000), config).expect("open");
     snapper.init_snapshot().expect("init");
     for (id, version) in versions.iter().enumerate() {
         snapper
