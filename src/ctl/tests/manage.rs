@@ -335,3 +335,41 @@ fn a_format_1_root_is_refused_by_every_command_and_left_alone() {
     assert!(String::from_utf8_lossy(&result.stderr).contains("format 1"));
     assert!(!made.exists());
 }
+
+/// With the archive log, a generation that writes no pack (nothing changed
+/// since one that serves it) has no directory: every command still finds
+/// it through its record, and purge retires the record, deleting no file.
+#[test]
+fn a_generation_without_a_directory() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("root");
+    common::take_generation(&root, &common::versions(0));
+    common::take_generation(&root, &common::versions(0));
+    let names = common::names(&root);
+    assert_eq!(names.len(), 2);
+    assert!(root.join(&names[0]).is_dir());
+    assert!(!root.join(&names[1]).exists(), "{names:?}");
+    assert_eq!(statuses(&root), ["valid", "valid"]);
+    assert_eq!(objects(&root, "2").len(), common::OBJECTS as usize);
+    let report = json(&root, &["verify"], 0);
+    assert_eq!(report["ok"], true);
+    let du = json(&root, &["du"], 0);
+    assert_eq!(du["generations"][1]["bytes_in_directory"], 0);
+    let out = tmp.path().join("out");
+    let restored = json(
+        &root,
+        &["restore", "2", "--all", "-o", out.to_str().expect("utf-8")],
+        0,
+    );
+    assert_eq!(restored["restored"], common::OBJECTS);
+
+    let before = tree(&root);
+    let planned = json(&root, &["purge", "2", "--dry-run"], 0);
+    assert_eq!(tree(&root), before, "a dry run changed the root");
+    let purged = json(&root, &["purge", "2"], 0);
+    assert_eq!(planned["purged"], purged["purged"]);
+    assert_eq!(purged["files_deleted"], 0);
+    assert_eq!(purged["purged"][0]["record_retired"], true);
+    assert_eq!(statuses(&root), ["valid"]);
+    assert_eq!(json(&root, &["verify"], 0)["ok"], true);
+}
