@@ -12,12 +12,18 @@
 //! corrupts one restore or fails one commit, to show that the bench checks
 //! bytes and replies rather than trusting them.
 
+#[path = "common/root.rs"]
+mod root;
+
+use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use genode::log::Level;
 use genode::vfs::Vfs;
 use genode_host as host;
+use root::{committed, entries};
+use snapper_core::layout;
 use snapper_core::Config;
 use snapper_session::server::{self, Handler, SessionId};
 use snapper_session::session::Reply;
@@ -68,15 +74,6 @@ fn row(step: &str) -> Option<Vec<String>> {
 
 fn last_line() -> String {
     lines().last().map(|(_, l)| l.clone()).unwrap_or_default()
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 fn start_server(bench: &str, tag: &str) -> PathBuf {
@@ -131,23 +128,24 @@ fn bench_prints_one_table_and_succeeds() {
     // Snapper wrote every object once, then only the changed ones: the
     // payloads are the same bytes for an unchanged (id, version) and
     // different ones for a changed object. Each generation's new payloads
-    // fit one pack; plus 3 archives and the floor.
+    // fit one pack; plus the archive log, made by the first commit (the
+    // archives are records written in place into it), and the floor.
     let stats = host::stats();
-    assert_eq!(stats.files_written, 3 + 3 + 1, "{stats:?}");
+    assert_eq!(stats.files_written, 3 + 1 + 1, "{stats:?}");
     // init + 64 takes + commit per generation, open + 64 restores + close,
     // purge, purge_zombies
     assert_eq!(snapper_session::host::rpcs(), 3 * 66 + 66 + 2);
 
     // The floor removed its directory. The oldest generation is purged: its
-    // archive is gone, its directory stays for the files the later
-    // generations still use.
+    // record is gone from the archive log, its directory stays for the
+    // files the later generations still use.
     let left = entries(&dir);
-    assert_eq!(left.len(), 3, "{left:?}");
-    for (name, generation) in left.iter().zip(1..) {
+    assert_eq!(left.len(), 3 + 1, "{left:?}");
+    assert_eq!(left[3], layout::ARCHIVE_LOG, "{left:?}");
+    for (name, generation) in left.iter().zip(1..4) {
         assert!(name.ends_with(&format!("-{generation:08}")), "{left:?}");
-        let archived = dir.join(name).join("archive").exists();
-        assert_eq!(archived, generation > 1, "{name}");
     }
+    assert_eq!(committed(&dir), BTreeSet::from([2, 3]));
 }
 
 #[test]
@@ -171,7 +169,11 @@ fn a_leftover_floor_is_cleared_and_snapper_ignores_it() {
         ["64", "262144"]
     );
     let left = entries(&dir);
-    assert_eq!(left.len(), 3, "only the generations: {left:?}");
+    assert_eq!(
+        left.len(),
+        3 + 1,
+        "only the generations and the archive log: {left:?}"
+    );
     assert!(!left.iter().any(|n| n == snapperbench::FLOOR_DIR));
 }
 
@@ -189,7 +191,11 @@ fn restore_and_floor_can_be_left_out() {
         assert!(row(absent).is_none(), "{absent}");
     }
     assert!(row(step::PURGE).is_some() && row(step::ZOMBIES).is_some());
-    assert_eq!(host::stats().files_written, 1 + 1, "one pack, one archive");
+    assert_eq!(
+        host::stats().files_written,
+        1 + 1,
+        "one pack, the archive log"
+    );
     assert_eq!(last_line(), snapperbench::DONE_LINE);
 }
 

@@ -11,6 +11,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use genode_host as host;
+use snapper_core::archive_log::{self, Found, RECORD_HEADER_LEN};
+use snapper_core::layout::{self, GenerationName};
 use snapper_session::client::Client;
 use snapper_session::session::Reply;
 use snappercrash::{Boot, Named, Plan, Space};
@@ -18,6 +20,15 @@ use snappercrash::{Boot, Named, Plan, Space};
 const CONFIG: &str = r#"<config verbose="true" redundancy="2" integrity="true"
     max_snapshots="4" min_snapshots="0" threshold="100" expiration="0"
     bufsize="1M" pack_size="64K">
+  <rtc/>
+  <vfs> <fs/> </vfs>
+</config>"#;
+
+/// [`CONFIG`] with archives as `<gen>/archive` files (format 2's layout),
+/// for what lwext4 leaves of a file archive.
+const FILE_ARCHIVES: &str = r#"<config verbose="true" redundancy="2" integrity="true"
+    max_snapshots="4" min_snapshots="0" threshold="100" expiration="0"
+    bufsize="1M" pack_size="64K" archive_log="no">
   <rtc/>
   <vfs> <fs/> </vfs>
 </config>"#;
@@ -38,7 +49,11 @@ fn temp_root(tag: &str) -> PathBuf {
 /// A boot of the server on `dir`: whatever the last one left, as after a
 /// kill (the last boot's session is forgotten, not closed).
 fn boot(dir: &Path) -> Client {
-    host::install(CONFIG, dir);
+    boot_with(CONFIG, dir)
+}
+
+fn boot_with(config: &str, dir: &Path) -> Client {
+    host::install(config, dir);
     snapper::start().unwrap_or_else(|e| panic!("server did not start: {e}"));
     Client::open().expect("session")
 }
@@ -58,6 +73,39 @@ fn names() -> BTreeMap<u32, String> {
         }
     }
     names
+}
+
+/// Where the archive log holds the record of the generation named `name`
+/// (committed or damaged): its offset in `archives` and its length.
+fn record_of(dir: &Path, name: &str) -> Option<(usize, usize)> {
+    let (_, _, generation) = GenerationName::parse(name).expect("a generation name");
+    let log = fs::read(dir.join(layout::ARCHIVE_LOG)).expect("the archive log");
+    let found = archive_log::classify(&log).expect("a log this build reads");
+    found.into_iter().find_map(|record| match record {
+        Found::Committed {
+            extent,
+            archive_len,
+            archive,
+            ..
+        } if archive.generation == generation => Some((
+            extent.offset() as usize,
+            RECORD_HEADER_LEN + archive_len as usize,
+        )),
+        Found::Damaged {
+            extent,
+            generation: g,
+            ..
+        } if g == generation => Some((extent.offset() as usize, RECORD_HEADER_LEN)),
+        _ => None,
+    })
+}
+
+/// Applies `change` to the bytes of `archives`.
+fn edit_log(dir: &Path, change: impl FnOnce(&mut Vec<u8>)) {
+    let path = dir.join(layout::ARCHIVE_LOG);
+    let mut log = fs::read(&path).unwrap();
+    change(&mut log);
+    fs::write(&path, log).unwrap();
 }
 
 fn named(names: &BTreeMap<u32, String>, gens: impl IntoIterator<Item = u32>) -> Vec<Named> {
@@ -81,7 +129,15 @@ fn plan(boot: u32, next: u32) -> Plan {
 /// Boot 0 of a run: `cycles` cycles on an empty root. Returns the alive
 /// generations (oldest first), the next number and the names logged.
 fn first_boot(dir: &Path, cycles: u32) -> (Vec<u32>, u32, BTreeMap<u32, String>) {
-    let mut client = boot(dir);
+    first_boot_with(CONFIG, dir, cycles)
+}
+
+fn first_boot_with(
+    config: &str,
+    dir: &Path,
+    cycles: u32,
+) -> (Vec<u32>, u32, BTreeMap<u32, String>) {
+    let mut client = boot_with(config, dir);
     let plan = plan(0, 1);
     let mut run = Boot::new(&mut client, &plan);
     run.verify().unwrap();
@@ -225,8 +281,11 @@ fn verification_refuses_what_did_not_survive() {
     let why = verify(&fewer).unwrap_err();
     assert!(why.contains("should have purged"), "{why}");
 
-    // a committed generation whose archive is lost
-    fs::remove_file(dir.join(&names[&newest]).join("archive")).unwrap();
+    // a committed generation whose archive is lost: its record in the
+    // archive log zeroed
+    let (at, len) = record_of(&dir, &names[&newest]).expect("newest's record");
+    edit_log(&dir, |log| log[at..at + len].fill(0));
+    assert_eq!(record_of(&dir, &names[&newest]), None);
     let why = verify(&base).unwrap_err();
     assert!(
         why.contains(&format!("committed generation {newest} '")) && why.contains("LoadGenFailed"),
@@ -234,23 +293,54 @@ fn verification_refuses_what_did_not_survive() {
     );
 }
 
-/// What lwext4 left after a cut during a purge (doc/RELIABILITY.md): the
-/// archive of the generation being purged still there, but empty. Neither
-/// complete nor gone: a failure, or with `repair` an anomaly that is
-/// purged by name so that the run can go on.
+/// What lwext4 left after a cut during a purge of an archive file
+/// (doc/RELIABILITY.md; the root keeps archives as files,
+/// `archive_log="no"`): the archive of the generation being purged still
+/// there, but empty. Neither complete nor gone: a failure, or with
+/// `repair` an anomaly that is purged by name so that the run can go on.
 #[test]
 fn a_generation_neither_complete_nor_gone_fails_unless_repaired() {
     let dir = temp_root("torn-purge");
-    let (alive, next, names) = first_boot(&dir, 7);
+    let (alive, next, names) = first_boot_with(FILE_ARCHIVES, &dir, 7);
+    assert!(!dir.join(layout::ARCHIVE_LOG).exists());
     let oldest = alive[0];
     fs::write(dir.join(&names[&oldest]).join("archive"), b"").unwrap();
+    neither_complete_nor_gone(FILE_ARCHIVES, &dir, &alive, next, &names);
+    assert!(!dir.join(&names[&oldest]).join("archive").exists());
+}
+
+/// The same in the archive log: a sealed record whose archive no longer
+/// checks out (a cut never leaves one, damage does). Repaired, the record
+/// is retired.
+#[test]
+fn a_damaged_record_fails_unless_repaired() {
+    let dir = temp_root("damaged-record");
+    let (alive, next, names) = first_boot(&dir, 7);
+    let oldest = alive[0];
+    let (at, len) = record_of(&dir, &names[&oldest]).expect("oldest's record");
+    // a bit of the archive's last byte
+    edit_log(&dir, |log| log[at + len - 1] ^= 0x10);
+    neither_complete_nor_gone(CONFIG, &dir, &alive, next, &names);
+    assert_eq!(record_of(&dir, &names[&oldest]), None);
+}
+
+/// Boots on `dir` whose oldest alive generation was damaged: the boot
+/// fails on it, and with `repair` purges it and goes on.
+fn neither_complete_nor_gone(
+    config: &str,
+    dir: &Path,
+    alive: &[u32],
+    next: u32,
+    names: &BTreeMap<u32, String>,
+) {
+    let oldest = alive[0];
     let plan = Plan {
-        committed: named(&names, alive[1..].iter().copied()),
-        uncertain: named(&names, [oldest]),
+        committed: named(names, alive[1..].iter().copied()),
+        uncertain: named(names, [oldest]),
         ..plan(1, next)
     };
 
-    let mut client = boot(&dir);
+    let mut client = boot_with(config, dir);
     let why = Boot::new(&mut client, &plan).verify().unwrap_err();
     assert!(
         why.contains(&format!("uncertain generation {oldest} '"))
@@ -259,7 +349,7 @@ fn a_generation_neither_complete_nor_gone_fails_unless_repaired() {
     );
     std::mem::forget(client);
 
-    let mut client = boot(&dir);
+    let mut client = boot_with(config, dir);
     let repair = Plan {
         repair: true,
         ..plan.clone()
@@ -273,6 +363,5 @@ fn a_generation_neither_complete_nor_gone_fails_unless_repaired() {
     assert!(host::log_lines()
         .iter()
         .any(|(_, l)| l.starts_with(&format!("crash: anomaly gen={oldest} "))));
-    assert!(!dir.join(&names[&oldest]).join("archive").exists());
     std::mem::forget(client);
 }

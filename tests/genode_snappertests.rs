@@ -6,11 +6,17 @@
 //! TESTS (environment, default 1000) sets the number of objects of the
 //! seed's sequence, as for the Genode build.
 
+#[path = "common/root.rs"]
+mod root;
+
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::PathBuf;
 
 use genode::log::Level;
 use genode_host as host;
+use root::{committed, entries};
+use snapper_core::layout;
 use snapper_session::client::Client;
 use snapper_session::session::Reply;
 
@@ -52,8 +58,9 @@ fn start(config: &str, tag: &str) -> (Client, PathBuf) {
 }
 
 /// Runs the seed's sequence through the host ABI under `config` and
-/// checks its outcome and the I/O it cost: `pack_size` is the config's.
-fn seed_sequence(config: &str, tag: &str, pack_size: u64) {
+/// checks its outcome and the I/O it cost: `pack_size` is the config's,
+/// `archive_log` its attribute.
+fn seed_sequence(config: &str, tag: &str, pack_size: u64, archive_log: bool) {
     let tests = tests_from_env();
     let (mut client, dir) = start(config, tag);
     assert_eq!(client.buffer_size(), 1 << 20);
@@ -86,32 +93,76 @@ fn seed_sequence(config: &str, tag: &str, pack_size: u64) {
     );
     assert!(lines.iter().any(|(_, l)| l == "8/8 tests passed."));
 
-    // Both generations are purged; what is left is no generation at all.
-    let left: Vec<_> = fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert!(left.is_empty(), "left behind: {left:?}");
+    // Both generations are purged; what is left is no generation at all:
+    // the archive log (made once and kept) with no record in it.
+    let left = entries(&dir);
+    if archive_log {
+        assert_eq!(left, [layout::ARCHIVE_LOG], "left behind: {left:?}");
+    } else {
+        assert!(left.is_empty(), "left behind: {left:?}");
+    }
+    assert_eq!(committed(&dir), BTreeSet::new());
 
     // Format 2: the first snapshot writes its TESTS 4-byte payloads into
     // ceil(4 * TESTS / pack_size) packs, the unchanged second one no pack
-    // (redundancy 2: its payloads serve one generation before it), and
-    // each writes its archive. Two syncs per commit, one per purge, none
+    // (redundancy 2: its payloads serve one generation before it), none
     // per object or pack (format 1: one file per object, TESTS + 2).
     let stats = host::stats();
     let packs = (4 * u64::from(tests)).div_ceil(pack_size);
-    assert_eq!(
-        stats.files_written,
-        packs + 2,
-        "{packs} packs and two archives: {stats:?}"
-    );
-    assert_eq!(stats.syncs, 2 * 2 + 2, "syncs of the sequence: {stats:?}");
+    if archive_log {
+        // The first commit makes the archive log; then each commit writes
+        // its record and its seal in place (the first writes its record
+        // again after making the file with it), each purge zeroes the
+        // seal, then the header. Syncs: the packs' (first commit only),
+        // the record's, the seal's and one more after it (redundant in
+        // the log, it is the file commit's sync after the rename); two per
+        // purge.
+        assert_eq!(
+            stats.files_written,
+            packs + 1,
+            "{packs} packs and the archive log: {stats:?}"
+        );
+        assert_eq!(stats.writes_in_place, 2 * 2 + 2 * 2, "{stats:?}");
+        assert_eq!(
+            stats.syncs,
+            (1 + 3) + 3 + 2 * 2,
+            "syncs of the sequence: {stats:?}"
+        );
+    } else {
+        // Each commit writes its archive file: two syncs per commit, one
+        // per purge.
+        assert_eq!(
+            stats.files_written,
+            packs + 2,
+            "{packs} packs and two archives: {stats:?}"
+        );
+        assert_eq!(stats.writes_in_place, 0, "{stats:?}");
+        assert_eq!(stats.syncs, 2 * 2 + 2, "syncs of the sequence: {stats:?}");
+    }
     drop(client);
 }
 
 #[test]
 fn seed_sequence_passes_through_the_host_abi() {
-    seed_sequence(CONFIG, "sequence", snapper_core::config::DEFAULT_PACK_SIZE);
+    seed_sequence(
+        CONFIG,
+        "sequence",
+        snapper_core::config::DEFAULT_PACK_SIZE,
+        true,
+    );
+}
+
+/// The same with archives as `<gen>/archive` files (`archive_log="no"`):
+/// their I/O cost.
+#[test]
+fn seed_sequence_with_archive_files() {
+    let config = CONFIG.replace("<config ", "<config archive_log=\"no\" ");
+    seed_sequence(
+        &config,
+        "archive-files",
+        snapper_core::config::DEFAULT_PACK_SIZE,
+        false,
+    );
 }
 
 /// The same with 4 KiB packs (the `pack_size` attribute): TESTS=1000
@@ -119,7 +170,7 @@ fn seed_sequence_passes_through_the_host_abi() {
 #[test]
 fn seed_sequence_with_small_packs() {
     let config = CONFIG.replace("<config ", "<config pack_size=\"4K\" ");
-    seed_sequence(&config, "small-packs", 4096);
+    seed_sequence(&config, "small-packs", 4096, true);
 }
 
 #[test]
@@ -240,10 +291,16 @@ fn root_attribute_keeps_generations_in_a_subdirectory() {
     ));
     assert_eq!(client.take_snapshot(9, b"nine"), Reply::Ok);
     assert_eq!(client.commit_snapshot(), Reply::Ok);
-    let gens: Vec<_> = fs::read_dir(dir.join("snapper/data")).unwrap().collect();
-    assert_eq!(gens.len(), 1);
+    // the generation's directory (it wrote a pack) and the archive log
+    let root = dir.join("snapper/data");
+    let gens = entries(&root);
+    assert_eq!(gens.len(), 2, "{gens:?}");
+    assert!(gens[0].ends_with("-00000001"), "{gens:?}");
+    assert_eq!(gens[1], layout::ARCHIVE_LOG);
+    assert_eq!(committed(&root), BTreeSet::from([1]));
     assert_eq!(client.purge_zombies(), Reply::Ok);
     assert!(dir.join("unrelated").exists());
+    assert_eq!(entries(&dir), ["snapper", "unrelated"]);
 }
 
 /// 2.0's sequence, then the batched tests, as the component runs them.
@@ -264,10 +321,8 @@ fn seed_sequence_then_batched_tests_pass() {
             total: 14
         }
     );
-    // the batched tests purge what they made
-    let left: Vec<_> = fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert!(left.is_empty(), "left behind: {left:?}");
+    // the batched tests purge what they made; the archive log stays
+    let left = entries(&dir);
+    assert_eq!(left, [layout::ARCHIVE_LOG], "left behind: {left:?}");
+    assert_eq!(committed(&dir), BTreeSet::new());
 }

@@ -65,19 +65,33 @@ pub struct Removed {
     pub size: Option<u64>,
 }
 
+/// One write in place (a record of the archive log retired), as
+/// [`Removals`] saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rewritten {
+    /// The path, relative to the root.
+    pub path: String,
+    pub offset: u64,
+    pub len: u64,
+}
+
 /// Watches the engine's removals (purge and gc only ever remove, the
-/// archive's retirement included, see `rename`): with
-/// `apply`, each goes through to the storage below and is recorded; without
-/// (a dry run), none does, but the removed paths disappear from what the
-/// engine reads next, so that the engine's own purge or sweep runs to its
-/// end on an unchanged root and the record says what it would delete.
-/// Writes other than removals are refused in a dry run.
+/// archive's retirement included, see `rename`, and zero records of the
+/// archive log in place): with `apply`, each goes through to the storage
+/// below and is recorded; without (a dry run), none does, but the removed
+/// paths disappear from what the engine reads next and the zeros written
+/// in place are read back from memory, so that the engine's own purge or
+/// sweep runs to its end on an unchanged root and the record says what it
+/// would do. Other writes are refused in a dry run.
 #[derive(Debug)]
 pub struct Removals<S> {
     inner: S,
     apply: bool,
     hidden: BTreeSet<String>,
     removed: Vec<Removed>,
+    rewritten: Vec<Rewritten>,
+    /// A dry run's writes in place, in order: (path, offset, bytes).
+    overlay: Vec<(String, u64, Vec<u8>)>,
 }
 
 impl<S: Storage> Removals<S> {
@@ -88,12 +102,20 @@ impl<S: Storage> Removals<S> {
             apply,
             hidden: BTreeSet::new(),
             removed: Vec::new(),
+            rewritten: Vec::new(),
+            overlay: Vec::new(),
         }
     }
 
     /// Every removal so far, in order.
     pub fn removed(&self) -> &[Removed] {
         &self.removed
+    }
+
+    /// Every write in place so far, in order (in a dry run: those the
+    /// engine would have made).
+    pub fn rewritten(&self) -> &[Rewritten] {
+        &self.rewritten
     }
 
     /// The storage below.
@@ -129,18 +151,59 @@ impl<S: Storage> Storage for Removals<S> {
         self.inner.write_new_file(path, parts)
     }
 
-    /// A purge may overwrite part of a file (a record of the archive log);
-    /// a dry run must leave every byte as it is, so it is refused there.
+    /// A purge overwrites part of a file (it retires a record of the
+    /// archive log). A dry run leaves every byte on disk as it is and keeps
+    /// the write in memory for what the engine reads next; a write that
+    /// would grow the file is refused there (purge and gc never grow one).
     fn write_at(&mut self, path: &str, offset: u64, parts: &[&[u8]]) -> Result<(), StorageError> {
-        self.refuse_in_dry_run()?;
-        self.inner.write_at(path, offset, parts)
+        if self.is_hidden(path) {
+            return Err(StorageError::NotFound);
+        }
+        let bytes: Vec<u8> = parts.concat();
+        let len = bytes.len() as u64;
+        if self.apply {
+            self.inner.write_at(path, offset, parts)?;
+        } else {
+            let end = offset.checked_add(len).ok_or(StorageError::Io)?;
+            if end > self.inner.file_size(path)? {
+                return Err(StorageError::Io);
+            }
+            self.overlay.push((path.into(), offset, bytes));
+        }
+        self.rewritten.push(Rewritten {
+            path: path.into(),
+            offset,
+            len,
+        });
+        Ok(())
     }
 
     fn read_at(&mut self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError> {
         if self.is_hidden(path) {
             return Err(StorageError::NotFound);
         }
-        self.inner.read_at(path, offset, buf)
+        let read = self.inner.read_at(path, offset, buf)?;
+        for (at, bytes) in self
+            .overlay
+            .iter()
+            .filter(|(p, _, _)| p == path)
+            .map(|(_, at, bytes)| (*at, bytes))
+        {
+            // The part of this write inside [offset, offset + read).
+            let start = at.max(offset);
+            let end = (at + bytes.len() as u64).min(offset + read as u64);
+            if start >= end {
+                continue;
+            }
+            let (from, to) = ((start - at) as usize, (end - at) as usize);
+            let into = (start - offset) as usize;
+            if let (Some(dst), Some(src)) =
+                (buf.get_mut(into..into + (to - from)), bytes.get(from..to))
+            {
+                dst.copy_from_slice(src);
+            }
+        }
+        Ok(read)
     }
 
     fn file_size(&mut self, path: &str) -> Result<u64, StorageError> {
@@ -317,8 +380,27 @@ mod tests {
             .collect();
         assert_eq!(names, ["archive"]);
         assert_eq!(dry.write_new_file("g/x", &[b"x"]), Err(StorageError::Io));
-        assert_eq!(dry.write_at("g/archive", 0, &[b"x"]), Err(StorageError::Io));
+        // in place: read back from memory; past the end: refused
+        dry.write_at("g/archive", 1, &[b"x"]).unwrap();
+        let mut buf = [0u8; 3];
+        assert_eq!(dry.read_at("g/archive", 0, &mut buf), Ok(3));
+        assert_eq!(&buf, b"axc");
+        let mut buf = [0u8; 2];
+        assert_eq!(dry.read_at("g/archive", 1, &mut buf), Ok(2));
+        assert_eq!(&buf, b"xc");
+        assert_eq!(
+            dry.write_at("g/archive", 2, &[b"xy"]),
+            Err(StorageError::Io)
+        );
         dry.sync().unwrap();
+        assert_eq!(
+            dry.rewritten(),
+            [Rewritten {
+                path: "g/archive".into(),
+                offset: 1,
+                len: 1
+            }]
+        );
         assert_eq!(
             dry.removed(),
             [
@@ -346,6 +428,14 @@ mod tests {
             [Removed {
                 path: "g/archive".into(),
                 size: Some(3)
+            }]
+        );
+        assert_eq!(
+            applied.rewritten(),
+            [Rewritten {
+                path: "g/pack/0".into(),
+                offset: 1,
+                len: 1
             }]
         );
         let fs = applied.into_inner();

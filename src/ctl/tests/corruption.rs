@@ -267,12 +267,25 @@ fn a_damaged_pack_index_is_found_and_restore_is_unaffected() {
     assert_eq!(restored["restored"], OBJECTS);
 }
 
+/// A bit flip in a sealed record of the archive log.
 #[test]
 fn a_damaged_archive_is_found() {
-    let (_tmp, root) = fresh();
-    let names = common::names(&root);
-    let archive = root.join(&names[1]).join("archive");
-    flip_bit(&archive, 40);
+    damaged_archive_is_found(true);
+}
+
+/// A bit flip in an `archive` file (a root written with
+/// `archive_log: false`).
+#[test]
+fn a_damaged_archive_file_is_found() {
+    damaged_archive_is_found(false);
+}
+
+fn damaged_archive_is_found(archive_log: bool) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("root");
+    common::build_root_with(&root, archive_log);
+    assert_eq!(root.join("archives").exists(), archive_log);
+    common::damage_archive(&root, 2, 40);
     let report = json(&root, &["verify"], 1);
     assert_eq!(report["ok"], false);
     let archives = report["damaged_archives"].as_array().expect("archives");
@@ -366,7 +379,6 @@ fn unused_files_are_counted_and_gc_removes_them() {
 #[test]
 fn salvage_rescues_what_a_generation_with_a_damaged_archive_wrote() {
     let (tmp, root) = fresh();
-    let names = common::names(&root);
     let gen3 = objects(&root, "3");
     let own: Vec<(u64, Copy)> = gen3
         .iter()
@@ -374,7 +386,7 @@ fn salvage_rescues_what_a_generation_with_a_damaged_archive_wrote() {
         .map(|(id, copies)| (*id, copies[0].clone()))
         .collect();
     assert!(own.len() > 1 && own.len() < OBJECTS as usize);
-    flip_bit(&root.join(&names[2]).join("archive"), 40);
+    common::damage_archive(&root, 3, 40);
     // A valid generation is restored, not salvaged.
     let out = tmp.path().join("salvaged");
     let out_arg = out.to_str().expect("utf-8");
@@ -427,10 +439,9 @@ fn salvage_rescues_what_a_generation_with_a_damaged_archive_wrote() {
 #[test]
 fn salvage_takes_the_newest_copy_of_an_object() {
     let (tmp, root) = fresh();
-    let names = common::names(&root);
     // Generation 4's own packs hold objects changed in round 3 and fresh
     // copies; older packs hold older versions of the changed ones.
-    flip_bit(&root.join(&names[3]).join("archive"), 40);
+    common::damage_archive(&root, 4, 40);
     let out = tmp.path().join("all");
     let report = json(
         &root,

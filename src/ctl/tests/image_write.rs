@@ -46,17 +46,35 @@ fn same_answers(dir: &Path, image: &Path) {
     }
 }
 
+/// The purged generations' records are zeroed in the archive log (zeros
+/// written in place through debugfs).
 #[test]
 fn purge_in_an_image_matches_purge_in_a_directory() {
+    purge_in_an_image(true);
+}
+
+/// The purged generations' archive files are removed (a root written with
+/// `archive_log: false`).
+#[test]
+fn purge_of_archive_files_in_an_image_matches_purge_in_a_directory() {
+    purge_in_an_image(false);
+}
+
+fn purge_in_an_image(archive_log: bool) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("root");
-    build_root(&dir);
+    common::build_root_with(&dir, archive_log);
     let image = tmp.path().join("snapper.img");
     image_of(&dir, &image);
 
     let (code, text, stderr) = run(&dir, &["purge", "1", "3"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(text.contains("purged"), "{text}");
+    assert_eq!(
+        text.contains("its record in the archive log retired"),
+        archive_log,
+        "{text}"
+    );
     let (code, text, stderr) = run(&image, &["purge", "1", "3", "--write-image"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(text.contains("e2fsck -fn"), "{text}");
@@ -108,11 +126,9 @@ fn gc_in_an_image_removes_leftovers_like_in_a_directory() {
     let incomplete = dir.join("2026-11-24T23:59:59-00000009");
     fs::create_dir_all(incomplete.join("pack/1")).expect("mkdir");
     fs::write(incomplete.join("pack/1/0"), vec![7u8; 100]).expect("write");
-    // And a damaged archive, dropped on request.
-    let archive = dir.join(&names[2]).join("archive");
-    let mut bytes = fs::read(&archive).expect("archive");
-    bytes[30] ^= 4;
-    fs::write(&archive, bytes).expect("write");
+    // And a damaged archive (its record in the archive log), dropped on
+    // request: retired by zeros written in place.
+    common::damage_archive(&dir, 3, 30);
 
     let noted = json(&dir, &["verify"], 1);
     assert_eq!(noted["incomplete_generations"][0]["generation"], 9);

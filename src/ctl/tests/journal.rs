@@ -18,7 +18,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{payload, run, scrub, take_generation, versions, OBJECTS};
+use common::{payload, run, scrub, take_generation, take_generation_with, versions, OBJECTS};
 use snapper_core::{EntryKind, Storage};
 use snapperctl::image::ImageStorage;
 use snapperctl::journal::JournalError;
@@ -268,8 +268,10 @@ fn make(variant: &Variant) -> Made {
     let tmp = tempfile::tempdir().expect("tempdir");
     let content = tmp.path().join("content");
     let dir = content.join("snapper");
+    // Archives as files (archive_log: false): the transactions below aim
+    // at the blocks of named generations' archives.
     for round in 0..3 {
-        take_generation(&dir, &versions(round));
+        take_generation_with(&dir, &versions(round), false);
     }
     let before = common::tree(&dir);
     let killed = tmp.path().join("killed.img");
@@ -279,7 +281,7 @@ fn make(variant: &Variant) -> Made {
 
     // The fourth generation, and a file starting with the jbd2 magic,
     // written in place into the copy.
-    take_generation(&dir, &versions(3));
+    take_generation_with(&dir, &versions(3), false);
     sync_into(&grown, &before, &dir);
     let mut escaped = JBD2_MAGIC.to_vec();
     escaped.extend(garbage(7, variant.block_size - 4));

@@ -67,8 +67,14 @@ fn purge_dry_run_names_exactly_what_purge_deletes() {
     assert_eq!(gone, reported);
     let freed: usize = gone.iter().map(|p| before[p].len()).sum();
     assert_eq!(purged["bytes_freed"], freed);
-    // Every file of the first four generations went, directories too.
+    // Every file of the first four generations went, directories too: the
+    // fifth's 16 packs and the archive log are left. Their records were
+    // retired in the log, in the dry run too.
     assert_eq!(after.len(), 1 + 16, "{:?}", after.keys());
+    assert!(after.contains_key("archives"), "{:?}", after.keys());
+    for row in planned["purged"].as_array().expect("purged") {
+        assert_eq!(row["record_retired"], true, "{row}");
+    }
     assert_eq!(statuses(&root), ["valid"]);
     assert_eq!(json(&root, &["verify"], 0)["ok"], true);
     assert_eq!(
@@ -111,11 +117,14 @@ fn du_adds_up() {
         du["bytes_stored"],
         files.values().map(Vec::len).sum::<usize>()
     );
+    // The archives: records of the archive log, counted as the whole file
+    // (it takes that much space), and archive files (none here).
     let archives: usize = files
         .iter()
-        .filter(|(p, _)| p.ends_with("/archive"))
+        .filter(|(p, _)| *p == "archives" || p.ends_with("/archive"))
         .map(|(_, b)| b.len())
         .sum();
+    assert!(archives >= 1 << 20, "the log is made 1 MiB at least");
     assert_eq!(du["archive_bytes"], archives);
     // Live: every distinct stored payload of the valid generations.
     let mut live: BTreeMap<(String, u64), u64> = BTreeMap::new();
@@ -168,14 +177,15 @@ fn gc_keeps_a_damaged_generation_unless_told() {
     let root = tmp.path().join("root");
     build_root(&root);
     let names = common::names(&root);
-    let archive = root.join(&names[3]).join("archive");
-    let mut bytes = fs::read(&archive).expect("archive");
-    bytes[20] ^= 1;
-    fs::write(&archive, bytes).expect("write");
+    // generation 4's record in the archive log
+    common::damage_archive(&root, 4, 20);
+    let log = root.join("archives");
+    let damaged = fs::read(&log).expect("archive log");
     let (code, _, stderr) = run(&root, &["gc"]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("--drop-damaged"), "{stderr}");
-    assert!(archive.exists());
+    assert_eq!(fs::read(&log).expect("log"), damaged, "the record is kept");
+    assert!(root.join(&names[3]).exists());
     // The dry run lists what the real run deletes.
     let planned = json(&root, &["gc", "--dry-run", "--drop-damaged"], 0);
     let before = tree(&root);
@@ -195,6 +205,12 @@ fn gc_keeps_a_damaged_generation_unless_told() {
         .collect();
     assert_eq!(listed, gone);
     assert!(!root.join(&names[3]).exists());
+    assert_ne!(
+        fs::read(&log).expect("log"),
+        damaged,
+        "the record is retired"
+    );
+    assert_eq!(statuses(&root), ["valid", "valid", "valid"]);
     assert_eq!(json(&root, &["verify"], 0)["ok"], true);
 }
 
@@ -318,4 +334,42 @@ fn a_format_1_root_is_refused_by_every_command_and_left_alone() {
     assert_eq!(result.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&result.stderr).contains("format 1"));
     assert!(!made.exists());
+}
+
+/// With the archive log, a generation that writes no pack (nothing changed
+/// since one that serves it) has no directory: every command still finds
+/// it through its record, and purge retires the record, deleting no file.
+#[test]
+fn a_generation_without_a_directory() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("root");
+    common::take_generation(&root, &common::versions(0));
+    common::take_generation(&root, &common::versions(0));
+    let names = common::names(&root);
+    assert_eq!(names.len(), 2);
+    assert!(root.join(&names[0]).is_dir());
+    assert!(!root.join(&names[1]).exists(), "{names:?}");
+    assert_eq!(statuses(&root), ["valid", "valid"]);
+    assert_eq!(objects(&root, "2").len(), common::OBJECTS as usize);
+    let report = json(&root, &["verify"], 0);
+    assert_eq!(report["ok"], true);
+    let du = json(&root, &["du"], 0);
+    assert_eq!(du["generations"][1]["bytes_in_directory"], 0);
+    let out = tmp.path().join("out");
+    let restored = json(
+        &root,
+        &["restore", "2", "--all", "-o", out.to_str().expect("utf-8")],
+        0,
+    );
+    assert_eq!(restored["restored"], common::OBJECTS);
+
+    let before = tree(&root);
+    let planned = json(&root, &["purge", "2", "--dry-run"], 0);
+    assert_eq!(tree(&root), before, "a dry run changed the root");
+    let purged = json(&root, &["purge", "2"], 0);
+    assert_eq!(planned["purged"], purged["purged"]);
+    assert_eq!(purged["files_deleted"], 0);
+    assert_eq!(purged["purged"][0]["record_retired"], true);
+    assert_eq!(statuses(&root), ["valid"]);
+    assert_eq!(json(&root, &["verify"], 0)["ok"], true);
 }

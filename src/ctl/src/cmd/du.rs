@@ -2,7 +2,7 @@
 //! bytes) and in all, with what gc would free.
 
 use serde::Serialize;
-use snapper_core::Storage;
+use snapper_core::{layout, Storage, StorageError};
 
 use super::{archive_path, distinct_copies, print_json, Failure, Options, Outcome, Session};
 use crate::inspect::{files_below, read_only_config, Status};
@@ -34,7 +34,7 @@ pub struct DuRow {
 #[derive(Serialize)]
 pub struct DuReport {
     generations: Vec<DuRow>,
-    /// Every file in every generation directory.
+    /// Every file in every generation directory, and the archive log.
     bytes_stored: u64,
     /// Packs valid archives use, and their file bytes.
     packs_in_use: usize,
@@ -49,6 +49,7 @@ pub struct DuReport {
     sparse_packs: usize,
     /// Dead payload bytes in sparse packs (copy-forward empties those).
     sparse_dead_bytes: u64,
+    /// Archive files, and the whole archive log (records and free space).
     archive_bytes: u64,
     /// Sum of the valid generations' represented bytes.
     bytes_represented: u64,
@@ -119,6 +120,19 @@ pub fn report<S: Storage>(session: &mut Session<S>) -> Result<DuReport, Failure>
             sparse_packs: own.iter().filter(|u| u.is_sparse()).count(),
             bytes_exclusive: exclusive,
         });
+    }
+    // The archive log holds the archives of generations committed into it,
+    // in one file at the root: counted whole, as it takes that much space.
+    match session.engine.storage_mut().file_size(layout::ARCHIVE_LOG) {
+        Ok(size) => {
+            bytes_stored += size;
+            archive_bytes += size;
+        }
+        Err(StorageError::NotFound) => {}
+        Err(e) => eprintln!(
+            "snapperctl: warning: {}: {e}; not counted",
+            layout::ARCHIVE_LOG
+        ),
     }
     let unused = session.engine.unused_files().ok();
     session.flush_log();

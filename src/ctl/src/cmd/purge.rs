@@ -2,7 +2,7 @@
 //! that lists (or, in a dry run, only pretends) each removal.
 
 use serde::Serialize;
-use snapper_core::Config;
+use snapper_core::{layout, Config};
 
 use super::change::{end_change, open_for_change};
 use super::{engine_failure, print_json, Failure, Options, Outcome, Session};
@@ -17,6 +17,9 @@ struct PurgedRow {
     bytes: u64,
     /// Directories left empty and removed.
     directories: Vec<String>,
+    /// Its archive was a record of the archive log, zeroed in place there
+    /// (the log file stays; its blocks are free for later commits).
+    record_retired: bool,
 }
 
 #[derive(Serialize)]
@@ -80,12 +83,21 @@ pub fn run(
     let mut result = Ok(());
     for name in &names {
         let before = session.engine.storage().removed().len();
+        let rewrites_before = session.engine.storage().rewritten().len();
         let outcome = session.engine.purge(Some(name));
         session.flush_log();
         if let Err(e) = outcome {
             result = Err(engine_failure(&format!("purge {name}"), e));
             break;
         }
+        let record_retired = session
+            .engine
+            .storage()
+            .rewritten()
+            .get(rewrites_before..)
+            .unwrap_or_default()
+            .iter()
+            .any(|w| w.path == layout::ARCHIVE_LOG);
         let (files, bytes, directories) = removed_files(
             session
                 .engine
@@ -96,7 +108,7 @@ pub fn run(
         );
         if !g.json {
             out!(
-                "{} {name}: {} ({})",
+                "{} {name}: {} ({}){}",
                 if dry_run { "would purge" } else { "purged" },
                 output::count(
                     files.len(),
@@ -106,7 +118,15 @@ pub fn run(
                         "file deleted"
                     }
                 ),
-                output::size(bytes)
+                output::size(bytes),
+                if record_retired {
+                    match dry_run {
+                        true => ", its record in the archive log to retire",
+                        false => ", its record in the archive log retired",
+                    }
+                } else {
+                    ""
+                }
             );
         }
         report.files_deleted += files.len();
@@ -116,6 +136,7 @@ pub fn run(
             files,
             bytes,
             directories,
+            record_retired,
         });
     }
     let finished = end_change(session, root, g, dry_run);

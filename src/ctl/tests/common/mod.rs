@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
-use snapper_core::{Config, Level, ObjectId, Platform, Snapper};
+use snapper_core::{archive_log, layout, Config, Level, ObjectId, Platform, Snapper};
 use snapper_host::DirStorage;
 
 /// Objects per generation, payload bytes, generations.
@@ -60,8 +60,18 @@ fn config() -> Config {
 
 /// Takes one more generation into `root`: object `id` at `versions[id]`.
 pub fn take_generation(root: &Path, versions: &[u32]) {
+    take_generation_with(root, versions, true);
+}
+
+/// [`take_generation`] with the archive in the archive log
+/// (`archive_log`, the default) or as a `<gen>/archive` file.
+pub fn take_generation_with(root: &Path, versions: &[u32], archive_log: bool) {
     let storage = DirStorage::open(root).expect("root");
-    let mut snapper = Snapper::open(storage, TestPlatform(1_795_600_000), config()).expect("open");
+    let config = Config {
+        archive_log,
+        ..config()
+    };
+    let mut snapper = Snapper::open(storage, TestPlatform(1_795_600_000), config).expect("open");
     snapper.init_snapshot().expect("init");
     for (id, version) in versions.iter().enumerate() {
         snapper
@@ -76,7 +86,16 @@ pub fn take_generation(root: &Path, versions: &[u32]) {
 /// a pack trie two levels deep; redundancy=2 makes the third generation
 /// write fresh copies of the objects unchanged since the first.
 pub fn build_root(root: &Path) {
-    let config = config();
+    build_root_with(root, true);
+}
+
+/// [`build_root`] with the archives in the archive log (`archive_log`,
+/// the default) or as `<gen>/archive` files.
+pub fn build_root_with(root: &Path, archive_log: bool) {
+    let config = Config {
+        archive_log,
+        ..config()
+    };
     let storage = DirStorage::open(root).expect("root");
     let mut snapper =
         Snapper::open(storage, TestPlatform(1_795_545_149), config).expect("open root");
@@ -255,4 +274,47 @@ pub fn names(root: &Path) -> Vec<String> {
         .iter()
         .map(|g| g["name"].as_str().expect("name").to_string())
         .collect()
+}
+
+/// Where generation `generation`'s archive lies: its file, the offset of
+/// the archive's first byte in it and its length. A committed record of the
+/// archive log (the archive starts after the record's header), or
+/// `<gen>/archive`.
+pub fn archive_at(root: &Path, generation: u32) -> (PathBuf, u64, u64) {
+    let log = root.join(layout::ARCHIVE_LOG);
+    if let Ok(bytes) = std::fs::read(&log) {
+        for found in archive_log::classify(&bytes).expect("a log this build reads") {
+            if let archive_log::Found::Committed {
+                extent,
+                archive_len,
+                archive,
+                ..
+            } = found
+            {
+                if archive.generation.0 == generation {
+                    let at = extent.offset() + archive_log::RECORD_HEADER_LEN as u64;
+                    return (log, at, u64::from(archive_len));
+                }
+            }
+        }
+    }
+    let suffix = format!("-{generation:08}");
+    let dir = std::fs::read_dir(root)
+        .expect("root")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.to_string_lossy().ends_with(&suffix))
+        .unwrap_or_else(|| panic!("no archive of generation {generation}"));
+    let file = dir.join(layout::ARCHIVE);
+    let len = std::fs::metadata(&file).expect("archive file").len();
+    (file, 0, len)
+}
+
+/// Flips bit 4 of byte `at` of generation `generation`'s archive, wherever
+/// it lies (see [`archive_at`]); `at` past its end takes its last byte.
+pub fn damage_archive(root: &Path, generation: u32, at: u64) {
+    let (path, start, len) = archive_at(root, generation);
+    let mut bytes = std::fs::read(&path).expect("read");
+    let at = (start + at.min(len - 1)) as usize;
+    bytes[at] ^= 0x10;
+    std::fs::write(&path, bytes).expect("write");
 }
