@@ -110,22 +110,20 @@ fn seed_sequence(config: &str, tag: &str, pack_size: u64, archive_log: bool) {
     let stats = host::stats();
     let packs = (4 * u64::from(tests)).div_ceil(pack_size);
     if archive_log {
-        // The first commit makes the archive log; then each commit writes
-        // its record and its seal in place (the first writes its record
-        // again after making the file with it), each purge zeroes the
-        // seal, then the header. Syncs: the packs' (first commit only),
-        // the record's, the seal's and one more after it (redundant in
-        // the log, it is the file commit's sync after the rename); two per
-        // purge.
+        // The first commit makes the archive log with its record in it;
+        // the second writes its record in place; each seals it (one write
+        // in place), each purge zeroes the seal, then the header (two).
+        // Syncs: the packs' (first commit only), the record's and the
+        // seal's per commit; two per purge.
         assert_eq!(
             stats.files_written,
             packs + 1,
             "{packs} packs and the archive log: {stats:?}"
         );
-        assert_eq!(stats.writes_in_place, 2 * 2 + 2 * 2, "{stats:?}");
+        assert_eq!(stats.writes_in_place, 1 + 2 + 2 * 2, "{stats:?}");
         assert_eq!(
             stats.syncs,
-            (1 + 3) + 3 + 2 * 2,
+            (1 + 2) + 2 + 2 * 2,
             "syncs of the sequence: {stats:?}"
         );
     } else {

@@ -160,6 +160,12 @@ fn read_head(bytes: &[u8]) -> Result<Option<Head>, DecodeError> {
     }))
 }
 
+/// Whether the record header at the start of `bytes` is sealed: `None` if
+/// it does not check out (or is of another version).
+pub fn sealed(bytes: &[u8]) -> Option<bool> {
+    read_head(bytes).ok().flatten().map(|head| head.sealed)
+}
+
 /// What a place in the log holds.
 #[derive(Debug)]
 pub enum Found {

@@ -445,7 +445,20 @@ fn one_fault<M: Mount>(
         }
     };
     let now = valid_set(&copy);
-    if now != valid_set(&snapper) {
+    // A generation the manager cannot read (its record neither retired nor
+    // read back after a failed commit) may or may not be on the disk: the
+    // manager says it does not know, and deletes nothing of it.
+    let unknown: BTreeSet<Generation> = snapper
+        .generations()
+        .iter()
+        .filter(|g| matches!(g.status, GenerationStatus::Unreadable(_)))
+        .map(|g| g.generation)
+        .collect();
+    let listed = valid_set(&snapper);
+    if now
+        .symmetric_difference(&listed)
+        .any(|g| !unknown.contains(g))
+    {
         violations.push(format!(
             "the manager lists {:?}, the disk holds {now:?}",
             valid_set(&snapper)

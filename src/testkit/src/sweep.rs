@@ -328,7 +328,20 @@ pub fn run_steps_counted<S: Storage>(
                     }
                 }
             }
-            (Step::Abort, _) => pending = None,
+            // An abort whose failed commit left a record it could not
+            // retire but reads back whole keeps that generation (the next
+            // start would find it): valid, with what was taken.
+            (Step::Abort, _) => {
+                let newest = valid_set(snapper).last().copied();
+                // What the failed commit wrote, not what was taken after it.
+                let written = run.attempted.last().cloned().or(pending.take());
+                pending = None;
+                if let (Some(content), Some(newest)) = (written, newest) {
+                    if !run.valid[index].contains(&newest) {
+                        run.content.insert(newest, content);
+                    }
+                }
+            }
             _ => {}
         }
         if run.cut_step.is_none() && is_cut(snapper.storage()) {

@@ -79,6 +79,10 @@ pub(crate) struct Creation {
     /// Its directory exists (made at init without the archive log, else
     /// with the first pack).
     dir_made: bool,
+    /// The sources of an archive whose commit to the log failed: if its
+    /// record cannot be retired and reads back whole, the generation is
+    /// kept as committed with them.
+    attempted_sources: Option<Vec<Source>>,
     /// Its record in the archive log, once a commit wrote one (kept on a
     /// failed commit: a retry writes the same place, an abort retires it).
     log_record: Option<LogRecord>,
@@ -172,6 +176,7 @@ pub(crate) fn init<S: Storage, P: Platform>(
         dir_made,
         log_record: None,
         unsealed: None,
+        attempted_sources: None,
     };
     Ok((creation, outcome))
 }
@@ -647,6 +652,7 @@ fn commit_to_log<S: Storage, P: Platform>(
     }
     if let Err(e) = committed {
         creation.failed_writes = true;
+        creation.attempted_sources = Some(sources);
         log!(
             ctx,
             Level::Error,
@@ -731,25 +737,64 @@ pub(crate) fn adopt_committed<S: Storage, P: Platform>(
 }
 
 /// Drops a generation being created: its packs are unreferenced garbage.
-pub(crate) fn drop_creation<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>, creation: Creation) {
+pub(crate) fn drop_creation<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>, mut creation: Creation) {
     ctx.last_stats = creation.stats;
     let generation = creation.generation;
     let name = creation.name.clone();
-    remember_incomplete(ctx, generation, creation.name, creation.created);
     if let Some(record) = creation.log_record {
         // A failed commit may still have made its record durable: retire
         // it, or it would come back as a committed generation at start,
         // naming packs the sweep below would have deleted.
         if let Err(e) = log_store::retire(ctx, record.extent) {
-            log!(
-                ctx,
-                Level::Warning,
-                "aborted generation '{name}': its record in the archive log not retired ({e}); its packs are kept until it is"
-            );
-            ctx.log.unretired.push((generation, record.extent));
-            return;
+            // Not retired, so the record is what the next start finds: the
+            // generation is taken as that start would take it (a failed
+            // commit may end complete or gone).
+            let read = match log_store::read(ctx, record, generation) {
+                // Whole, but nothing to adopt it with (cannot happen: a
+                // record is only written with its sources at hand): kept
+                // as unreadable rather than its packs deleted.
+                Ok(_) if creation.attempted_sources.is_none() => {
+                    Err(super::read::ReadError::Io(StorageError::Io))
+                }
+                other => other,
+            };
+            match read {
+                Ok(_) => {
+                    if let Some(sources) = creation.attempted_sources.take() {
+                        log!(
+                            ctx,
+                            Level::Warning,
+                            "aborted generation '{name}': its record in the archive log cannot be retired ({e}) and reads back whole; the generation is kept as committed"
+                        );
+                        creation.sources_committed = Some(sources);
+                        let _ = adopt_committed(ctx, creation);
+                        return;
+                    }
+                }
+                // Broken or gone: a commit cut short, cleared at the next
+                // snapshot; the generation is dropped.
+                Err(super::read::ReadError::Damaged(_) | super::read::ReadError::Missing) => {
+                    ctx.log.torn.push(record.extent)
+                }
+                // Unknown: kept, like an archive that cannot be read, with
+                // nothing deleted until it reads.
+                Err(super::read::ReadError::Io(io)) => {
+                    log!(
+                        ctx,
+                        Level::Warning,
+                        "aborted generation '{name}': its record in the archive log can neither be retired ({e}) nor read ({io}); kept as unreadable, nothing deleted until it reads"
+                    );
+                    remember_incomplete(ctx, generation, creation.name, creation.created);
+                    if let Some(r) = ctx.catalog.record_mut(generation) {
+                        r.status = super::GenerationStatus::Unreadable(io);
+                        r.log = Some(record);
+                    }
+                    return;
+                }
+            }
         }
     }
+    remember_incomplete(ctx, generation, creation.name, creation.created);
     if let Err(e) = sweep::sweep_generation(ctx, generation) {
         log!(
             ctx,

@@ -36,33 +36,6 @@ pub(crate) struct LogState {
     pub space: Space,
     /// Records of commits cut short, zeroed before their space is used.
     pub torn: Vec<Extent>,
-    /// Records of aborted generations whose retirement failed: until it
-    /// succeeds the record may come back at start as a committed
-    /// generation, so the packs it names are not deleted.
-    pub unretired: Vec<(Generation, Extent)>,
-}
-
-/// Retries the retirements that failed; true for those done.
-pub(crate) fn retry_unretired<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>) {
-    let pending = core::mem::take(&mut ctx.log.unretired);
-    for (generation, extent) in pending {
-        if let Err(e) = retire(ctx, extent) {
-            log!(
-                ctx,
-                Level::Warning,
-                "record of aborted generation {generation} still not retired ({e}); its packs are kept"
-            );
-            ctx.log.unretired.push((generation, extent));
-        }
-    }
-}
-
-/// Whether an aborted generation's record is still waiting to be retired.
-pub(crate) fn is_unretired<S: Storage, P: Platform>(
-    ctx: &Ctx<S, P>,
-    generation: Generation,
-) -> bool {
-    ctx.log.unretired.iter().any(|(g, _)| *g == generation)
 }
 
 /// Reads the whole log; `Ok(None)` if there is none.
@@ -97,23 +70,39 @@ pub(crate) fn read<S: Storage, P: Platform>(
     record: LogRecord,
     generation: Generation,
 ) -> Result<Archive, ReadError> {
-    let len = record.archive_len as usize;
+    let len = RECORD_HEADER_LEN + record.archive_len as usize;
     ctx.scratch.clear();
     ctx.scratch.resize(len, 0);
-    let at = record.extent.offset() + RECORD_HEADER_LEN as u64;
-    let read = match ctx.storage.read_at(ARCHIVE_LOG, at, &mut ctx.scratch) {
+    let read = match ctx
+        .storage
+        .read_at(ARCHIVE_LOG, record.extent.offset(), &mut ctx.scratch)
+    {
         Ok(read) => read,
         Err(StorageError::NotFound) => return Err(ReadError::Missing),
         Err(e) => return Err(ReadError::Io(e)),
     };
     let bytes = ctx.scratch.get(..read).unwrap_or(&[]);
-    let archive = Archive::decode(bytes).map_err(ReadError::Damaged)?;
-    if archive.generation != generation {
-        return Err(ReadError::Damaged(DecodeError::Malformed(
-            "record holds another generation's archive",
-        )));
+    let decoded = bytes
+        .get(RECORD_HEADER_LEN..)
+        .ok_or(DecodeError::Truncated)
+        .and_then(Archive::decode)
+        .and_then(|archive| {
+            if archive.generation == generation {
+                Ok(archive)
+            } else {
+                Err(DecodeError::Malformed(
+                    "record holds another generation's archive",
+                ))
+            }
+        });
+    match decoded {
+        Ok(archive) => Ok(archive),
+        // The table of FORMAT.md: only a sealed record whose archive does
+        // not check out is damage; unsealed, it is a commit cut short, and
+        // with its header hit too, free space: no archive either way.
+        Err(e) if archive_log::sealed(bytes) == Some(true) => Err(ReadError::Damaged(e)),
+        Err(_) => Err(ReadError::Missing),
     }
-    Ok(archive)
 }
 
 /// Writes generation `generation`'s archive as a record and makes it

@@ -40,7 +40,20 @@ pub(crate) fn read_archive<S: Storage, P: Platform>(
     name: &GenerationName,
 ) -> Result<Archive, ReadError> {
     if let Some(record) = ctx.catalog.record(generation).and_then(|r| r.log) {
-        let archive = log_store::read(ctx, record, generation)?;
+        let archive = match log_store::read(ctx, record, generation) {
+            Ok(archive) => archive,
+            Err(ReadError::Missing) => {
+                // A commit cut short (an aborted generation whose record
+                // could not be retired then): its blocks are cleared at the
+                // next snapshot.
+                ctx.log.torn.push(record.extent);
+                if let Some(r) = ctx.catalog.record_mut(generation) {
+                    r.log = None;
+                }
+                return Err(ReadError::Missing);
+            }
+            Err(e) => return Err(e),
+        };
         if archive.name != name.as_str() {
             return Err(ReadError::Damaged(DecodeError::Malformed(
                 "archive names another generation",

@@ -47,7 +47,6 @@ pub(crate) fn sweep_incomplete<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>) {
         );
         return;
     }
-    log_store::retry_unretired(ctx);
     log_store::clear_torn(ctx);
     let pending: Vec<Generation> = ctx
         .catalog
@@ -55,7 +54,6 @@ pub(crate) fn sweep_incomplete<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>) {
         .iter()
         .filter(|(_, r)| r.needs_sweep && !matches!(r.status, GenerationStatus::Damaged(_)))
         .map(|(g, _)| *g)
-        .filter(|g| !log_store::is_unretired(ctx, *g))
         .collect();
     for generation in pending {
         match sweep_generation(ctx, generation) {
@@ -188,7 +186,6 @@ pub(crate) fn purge_zombies<S: Storage, P: Platform>(ctx: &mut Ctx<S, P>) -> Res
         );
         return Err(Error::StorageFailed);
     }
-    log_store::retry_unretired(ctx);
     log_store::clear_torn(ctx);
     let mut held_for_integrity = false;
     let mut failed = false;
