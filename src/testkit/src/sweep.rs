@@ -1283,7 +1283,11 @@ fn random_snapshot(
 /// purge_expired, purge_zombies or a restore.
 pub fn random_workload(seed: u64) -> Workload {
     let mut rng = crate::rng::Rng::new(seed);
-    let config = random_config(&mut rng);
+    let mut config = random_config(&mut rng);
+    // Archive files too, a quarter of the time: roots of that layout are
+    // still read, purged and swept. From an RNG of its own, so that the
+    // workloads keep the draws they had before the log.
+    config.archive_log = !crate::rng::Rng::new(seed ^ 0xA2C4_1E06).chance(1, 4);
     let mut objects: BTreeMap<u64, u32> = (0..1 + rng.below(6)).map(|id| (id, 0)).collect();
     let first: Vec<(u64, Vec<u8>)> = objects
         .iter()
