@@ -394,6 +394,18 @@ pub fn is_pack_file(path: &str) -> bool {
         .is_some_and(|depth| rest.len() == depth + 1)
 }
 
+/// The commit point of a retirement (an archive file's rename, or the
+/// erasure of a log record), by what retired it.
+fn retire_kind(retention: bool, purge: bool) -> &'static str {
+    if retention {
+        "archive retire by retention"
+    } else if purge {
+        "archive retire by purge"
+    } else {
+        "archive retire (other)"
+    }
+}
+
 /// Which write into the archive log an operation is, from its length
 /// (`Op::describe`: "write_at archives at OFFSET (N bytes)"): the seal and
 /// its zeroing are 4 bytes, the erasure of a record's headers 48, a record
@@ -407,15 +419,8 @@ fn log_write_kind(op: &str, retention: bool, purge: bool) -> &'static str {
         // a commit's seal, or the first step of a retirement (retention
         // runs inside a commit, so the step does not tell them apart)
         Some(4) => "archive seal or unseal",
-        Some(n) if n == snapper_core::archive_log::RETIRE_LEN => {
-            if retention {
-                "archive retire by retention"
-            } else if purge {
-                "archive retire by purge"
-            } else {
-                "archive retire (other)"
-            }
-        }
+        // a purge's commit point in the log: both headers zeroed
+        Some(n) if n == snapper_core::archive_log::RETIRE_LEN => retire_kind(retention, purge),
         _ => "archive record write (commit point)",
     }
 }
@@ -434,13 +439,7 @@ pub fn cut_kind(step: &Step, op: &str) -> &'static str {
         "create_dir"
     } else if op.starts_with("rename") && path.ends_with("/archive") {
         // a purge's commit point: the archive renamed to archive.purged
-        if retention {
-            "archive retire by retention"
-        } else if purge {
-            "archive retire by purge"
-        } else {
-            "archive retire (other)"
-        }
+        retire_kind(retention, purge)
     } else if op.starts_with("rename") {
         "archive rename (commit point)"
     } else if op.starts_with("remove") && path.ends_with("/archive.purged") {

@@ -91,14 +91,19 @@ pub(crate) fn sweep_generation<S: Storage, P: Platform>(
         return Ok(0);
     }
     let mut deleted = 0;
-    let dir: String = record.name.as_str().into();
-    let emptied = sweep_dir(ctx, &record, generation, dir.clone(), &mut deleted)?;
-    // A generation whose archive is in the log and which wrote no pack has
-    // no directory: nothing to sweep, and gone once its record is.
-    if !emptied && ctx.storage.list_dir(&dir) == Err(StorageError::NotFound) {
+    let Some(emptied) = sweep_dir(
+        ctx,
+        &record,
+        generation,
+        record.name.as_str().into(),
+        &mut deleted,
+    )?
+    else {
+        // A generation whose archive is in the log and which wrote no pack
+        // has no directory: nothing to sweep, and gone once its record is.
         ctx.catalog.forget_if_gone(generation);
         return Ok(deleted);
-    }
+    };
     if emptied {
         ctx.storage.remove(record.name.as_str())?;
         ctx.catalog.forget_if_gone(generation);
@@ -108,17 +113,18 @@ pub(crate) fn sweep_generation<S: Storage, P: Platform>(
     Ok(deleted)
 }
 
-/// Sweeps `dir` recursively; true if nothing is left in it.
+/// Sweeps `dir` recursively; whether nothing is left in it, `None` if it
+/// does not exist.
 fn sweep_dir<S: Storage, P: Platform>(
     ctx: &mut Ctx<S, P>,
     record: &GenRecord,
     generation: Generation,
     dir: String,
     deleted: &mut u64,
-) -> Result<bool, StorageError> {
+) -> Result<Option<bool>, StorageError> {
     let entries = match ctx.storage.list_dir(&dir) {
         Ok(entries) => entries,
-        Err(StorageError::NotFound) => return Ok(false),
+        Err(StorageError::NotFound) => return Ok(None),
         Err(e) => return Err(e),
     };
     let mut kept = 0;
@@ -126,7 +132,7 @@ fn sweep_dir<S: Storage, P: Platform>(
         let path = alloc::format!("{dir}/{}", entry.name);
         let keep = match entry.kind {
             EntryKind::Dir => {
-                if sweep_dir(ctx, record, generation, path.clone(), deleted)? {
+                if sweep_dir(ctx, record, generation, path.clone(), deleted)? == Some(true) {
                     ctx.storage.remove(&path)?;
                     false
                 } else {
@@ -143,7 +149,7 @@ fn sweep_dir<S: Storage, P: Platform>(
             log!(ctx, Level::Debug, "deleted unused '{path}'");
         }
     }
-    Ok(kept == 0)
+    Ok(Some(kept == 0))
 }
 
 pub(crate) fn is_live_file<S: Storage, P: Platform>(
