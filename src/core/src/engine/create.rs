@@ -65,7 +65,7 @@ pub(crate) struct Creation {
     /// Where the extra copies of hinted objects are read back from: they
     /// come in the base's order, which is its packs', so through one
     /// read-ahead window they cost a few large reads.
-    window: Window,
+    pub(super) window: Window,
     redundant_budget: u64,
     forward_budget: u64,
     stats: SnapshotStats,
@@ -166,7 +166,7 @@ pub(crate) fn init<S: Storage, P: Platform>(
         written: BTreeMap::new(),
         base_by_content: None,
         open_dirs: Vec::new(),
-        window: Window::default(),
+        window: Window::with_buffer(core::mem::take(&mut ctx.spare_window)),
         redundant_budget: base_objects.div_ceil(redundancy),
         forward_budget: base_bytes / COPY_FORWARD_SHARE + ctx.config.pack_size,
         stats: SnapshotStats::default(),

@@ -150,6 +150,11 @@ pub(crate) struct Ctx<S: Storage, P: Platform> {
     pub scratch: Vec<u8>,
     /// The payload buffer of the last pack written, kept for the next one.
     pub spare_pack: Option<Vec<u8>>,
+    /// The read-ahead window's buffer (up to 1 MiB), kept from one
+    /// creation or restoration to the next. On Genode a megabyte allocated
+    /// anew is a fresh dataspace whose pages fault in one by one; that cost
+    /// a restore of 1000 x 4 KiB a quarter of its time on lwext4.
+    pub spare_window: Vec<u8>,
     /// The archive log.
     pub log: log_store::LogState,
 }
@@ -195,6 +200,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             last_stats: SnapshotStats::default(),
             scratch: Vec::new(),
             spare_pack: None,
+            spare_window: Vec::new(),
             log: log_store::LogState::default(),
         };
         read::scan(&mut ctx)?;
@@ -202,6 +208,19 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             ctx,
             phase: Phase::Dormant,
         })
+    }
+
+    /// Ends the creation or restoration in progress (Dormant), keeping its
+    /// window's buffer for the next one, and hands the phase back.
+    fn leave_phase(&mut self) -> Phase {
+        let mut phase = core::mem::replace(&mut self.phase, Phase::Dormant);
+        let window = match &mut phase {
+            Phase::Creation(creation) => core::mem::take(&mut creation.window),
+            Phase::Restoration(restoration) => core::mem::take(&mut restoration.window),
+            Phase::Dormant => return phase,
+        };
+        self.ctx.spare_window = window.into_buffer();
+        phase
     }
 
     /// Logs a call made in a state that does not allow it; nothing changes.
@@ -384,7 +403,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             return Err(Error::NoData);
         }
         create::write_archive(&mut self.ctx, creation)?;
-        let Phase::Creation(creation) = core::mem::replace(&mut self.phase, Phase::Dormant) else {
+        let Phase::Creation(creation) = self.leave_phase() else {
             return Err(Error::InvalidState);
         };
         create::adopt_committed(&mut self.ctx, *creation)?;
@@ -398,7 +417,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
     /// (its packs are unreferenced), an open generation is closed. For a
     /// client that went away mid-call.
     pub fn abort(&mut self) {
-        if let Phase::Creation(creation) = core::mem::replace(&mut self.phase, Phase::Dormant) {
+        if let Phase::Creation(creation) = self.leave_phase() {
             create::drop_creation(&mut self.ctx, *creation);
         }
     }
@@ -442,7 +461,7 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
         if !matches!(self.phase, Phase::Restoration(_)) {
             return Err(self.wrong_state("close_generation"));
         }
-        self.phase = Phase::Dormant;
+        self.leave_phase();
         if let Err(e) = purge::apply_retention(&mut self.ctx) {
             log!(self.ctx, Level::Error, "retention after close failed: {e}");
         }

@@ -23,7 +23,7 @@ pub(crate) struct Restoration {
     pub generation: Generation,
     /// `None`: the open generation is the base, shared rather than copied.
     loaded: Option<Loaded>,
-    window: Window,
+    pub(super) window: Window,
     /// Where the last restored id was found: clients restore in ascending
     /// order, so the next id is most often the next entry.
     cursor: usize,
@@ -87,7 +87,7 @@ pub(crate) fn open<S: Storage, P: Platform>(
     Ok(Restoration {
         generation: target,
         loaded,
-        window: Window::default(),
+        window: Window::with_buffer(core::mem::take(&mut ctx.spare_window)),
         cursor: 0,
     })
 }

@@ -30,6 +30,22 @@ pub(crate) struct Window {
     bytes: Vec<u8>,
 }
 
+impl Window {
+    /// A window reading into `buffer`, a previous window's (see
+    /// `Ctx::spare_window`): its length and contents do not matter.
+    pub(crate) fn with_buffer(buffer: Vec<u8>) -> Self {
+        Window {
+            bytes: buffer,
+            ..Window::default()
+        }
+    }
+
+    /// The buffer, for the next window.
+    pub(crate) fn into_buffer(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
 /// Why one copy was not handed out.
 pub(crate) enum CopyFailure {
     Io(StorageError),
