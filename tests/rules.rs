@@ -863,39 +863,15 @@ fn a_record_of_a_commit_cut_short_is_reported_then_cleared_by_purge_zombies() {
     let Some(MemNode::File(log)) = storage.nodes_mut().get_mut(layout::ARCHIVE_LOG) else {
         panic!("no archive log");
     };
-    let found = archive_log::classify(log).unwrap();
-    let free = found.iter().map(|f| f.extent().end()).max().unwrap();
-    let (committed, committed_len) = found
-        .iter()
-        .find_map(|f| match f {
-            archive_log::Found::Committed {
-                extent,
-                archive_len,
-                ..
-            } => Some((*extent, *archive_len as usize)),
-            _ => None,
-        })
-        .unwrap();
-    // Generation 3's record cut short: its header, half an archive.
-    let at = Extent {
-        block: free,
-        blocks: 1,
-    }
-    .offset() as usize;
-    let head = archive_log::RECORD_HEADER_LEN;
-    let from = committed.offset() as usize + head;
-    let half = log[from..from + committed_len / 2].to_vec();
-    log[at..at + head].copy_from_slice(&archive_log::record_header(
-        Generation(3),
-        committed_len as u32,
-    ));
-    log[at + head..at + head + half.len()].copy_from_slice(&half);
+    let extent = snapper_testkit::torn::tear_record(log, Generation(3)).unwrap();
+    let at = extent.offset() as usize;
     let torn = log.clone();
 
     let (mut snapper, _) = open(storage, config());
+    assert_eq!(records_of(snapper.storage(), Generation(3)), 1, "torn");
     let expected = snapper_core::engine::inspect::TornRecord {
-        block: free,
-        bytes: Extent::blocks_for(committed_len) * archive_log::BLOCK,
+        block: extent.block,
+        bytes: extent.blocks * archive_log::BLOCK,
     };
     assert_eq!(snapper.torn_records(), [expected]);
     assert_eq!(
