@@ -228,3 +228,80 @@ fn kept_message(names: &[String]) -> String {
         names.join(", ")
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::Collect;
+    use snapper_core::storage::MemNode;
+    use snapper_core::{Generation, MemStorage, ObjectId, Snapper, StorageError};
+    use snapper_testkit::{Fault, FaultStorage};
+
+    /// Two generations and the record of a third's commit cut short.
+    fn torn_root() -> (MemStorage, TornRecord) {
+        let mut engine =
+            Snapper::open(MemStorage::new(), Collect::default(), Config::default()).unwrap();
+        for round in 0..2u8 {
+            engine.init_snapshot().unwrap();
+            engine.take_snapshot(ObjectId(1), &[round; 100]).unwrap();
+            engine.commit_snapshot().unwrap();
+        }
+        let mut storage = engine.into_storage();
+        let Some(MemNode::File(log)) = storage.nodes_mut().get_mut(ARCHIVE_LOG) else {
+            panic!("no archive log");
+        };
+        let extent = snapper_testkit::torn::tear_record(log, Generation(3)).unwrap();
+        let torn = TornRecord {
+            block: extent.block,
+            bytes: extent.blocks * snapper_core::archive_log::BLOCK,
+        };
+        (storage, torn)
+    }
+
+    fn gc<S: Storage>(storage: S, dry_run: bool) -> GcReport {
+        let mut session = Session::open(
+            &"test root",
+            &Options::default(),
+            Removals::new(storage, !dry_run),
+            read_only_config(),
+        )
+        .unwrap();
+        let (report, outcome) = report(&mut session, dry_run, false).unwrap();
+        assert_eq!(outcome, Ok(()));
+        report
+    }
+
+    fn records(report: &GcReport) -> Vec<(u64, u64, bool)> {
+        report
+            .torn_records
+            .iter()
+            .map(|t| (t.block, t.bytes, t.cleared))
+            .collect()
+    }
+
+    /// A record the engine cannot zero (every write fails: a full disk) is
+    /// reported as not cleared, never as cleared; the run then fails.
+    #[test]
+    fn a_record_gc_cannot_zero_is_not_claimed_cleared() {
+        let (storage, torn) = torn_root();
+        let mut full = FaultStorage::new(storage.clone());
+        // Sticky from before the first call: every write fails, the rest work.
+        full.arm(Fault {
+            sticky: true,
+            ..Fault::once(0, StorageError::NoSpace)
+        });
+        let report = gc(&mut full, false);
+        assert!(full.fired(), "the clearing write was not attempted");
+        assert_eq!(records(&report), [(torn.block, torn.bytes, false)]);
+        assert_eq!(report.not_cleared(), 1);
+        assert!(full.inner() == &storage, "the root changed");
+
+        let report = gc(storage.clone(), true);
+        assert_eq!(records(&report), [(torn.block, torn.bytes, false)]);
+        assert_eq!(report.not_cleared(), 0, "a dry run leaves it for gc");
+        let mut writable = storage;
+        let report = gc(&mut writable, false);
+        assert_eq!(records(&report), [(torn.block, torn.bytes, true)]);
+        assert_eq!(report.not_cleared(), 0);
+    }
+}
