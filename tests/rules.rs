@@ -851,6 +851,46 @@ fn an_aborted_generation_leaves_nothing_and_its_number_is_not_reused() {
     restore_all(&mut snapper, None, &[1, 1], 100);
 }
 
+/// A commit cut short leaves an unsealed record whose archive does not
+/// check out: the engine reports it (`torn_records`, read-only) and
+/// purge_zombies zeroes its header and the archive's, nothing else.
+#[test]
+fn a_record_of_a_commit_cut_short_is_reported_then_cleared_by_purge_zombies() {
+    let (mut snapper, _) = open(MemStorage::new(), config());
+    snapshot(&mut snapper, &[0, 0], 100);
+    snapshot(&mut snapper, &[1, 1], 100);
+    let mut storage = snapper.into_storage();
+    let Some(MemNode::File(log)) = storage.nodes_mut().get_mut(layout::ARCHIVE_LOG) else {
+        panic!("no archive log");
+    };
+    let extent = snapper_testkit::torn::tear_record(log, Generation(3)).unwrap();
+    let at = extent.offset() as usize;
+    let torn = log.clone();
+
+    let (mut snapper, _) = open(storage, config());
+    assert_eq!(records_of(snapper.storage(), Generation(3)), 1, "torn");
+    let expected = snapper_core::engine::inspect::TornRecord {
+        block: extent.block,
+        bytes: extent.blocks * archive_log::BLOCK,
+    };
+    assert_eq!(snapper.torn_records(), [expected]);
+    assert_eq!(
+        snapper.storage().nodes().get(layout::ARCHIVE_LOG),
+        Some(&MemNode::File(torn.clone())),
+        "opening and asking changed the log"
+    );
+    snapper.purge_zombies().unwrap();
+    assert_eq!(snapper.torn_records(), []);
+    let Some(MemNode::File(after)) = snapper.storage().nodes().get(layout::ARCHIVE_LOG) else {
+        panic!("no archive log");
+    };
+    let mut cleared = torn;
+    cleared[at..at + archive_log::RETIRE_LEN].fill(0);
+    assert!(after == &cleared, "only the two headers are zeroed");
+    assert_eq!(records_of(snapper.storage(), Generation(3)), 0);
+    assert_eq!(valid_names(&snapper).len(), 2);
+}
+
 /// Reference counts count archives, not objects: a payload shared by equal
 /// objects of one generation counts once for it; the pack holding it goes
 /// when the last archive using it is purged, not before.

@@ -174,6 +174,53 @@ fn read_all(storage: &mut impl Storage, path: &str) -> Vec<u8> {
     out
 }
 
+/// The record a commit cut short left in the archive log of an image:
+/// `gc --write-image` zeroes its header and the archive's (zap_block), as
+/// gc does on a directory, says so, and the image stays clean.
+#[test]
+fn gc_in_an_image_clears_the_record_of_a_commit_cut_short() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("root");
+    build_root(&dir);
+    let (extent, torn) = common::tear_record(&dir, 5);
+    let image = tmp.path().join("snapper.img");
+    image_of(&dir, &image);
+    let record = serde_json::json!([{"block": extent.block, "bytes": 4096, "cleared": false}]);
+    assert_eq!(
+        json(&image, &["gc", "--dry-run"], 0)["torn_records"],
+        record
+    );
+
+    let (code, text, stderr) = run(&image, &["gc", "--write-image"]);
+    assert_eq!(code, 0, "{text}{stderr}");
+    let line = format!(
+        "cleared record of a commit cut short at block {} of archives (4.0 KiB)\n",
+        extent.block
+    );
+    assert!(text.contains(&line), "{text}");
+    assert!(
+        text.contains("and cleared 1 record of a commit cut short in archives (4.0 KiB)\n"),
+        "{text}"
+    );
+    fsck_clean(&image);
+    let mut after = ImageStorage::open(&image, "").expect("the image after gc");
+    let mut log = Vec::new();
+    after
+        .read_file("archives", 1 << 26, &mut log)
+        .expect("the archive log");
+    assert!(
+        log == common::cleared(torn, extent),
+        "gc did not zero exactly the torn record's headers in the image"
+    );
+    let (code, _, stderr) = run(&dir, &["gc"]);
+    assert_eq!(code, 0, "{stderr}");
+    same_answers(&dir, &image);
+    assert_eq!(
+        json(&image, &["gc", "--dry-run"], 0)["torn_records"],
+        serde_json::json!([])
+    );
+}
+
 /// A write of zeros inside a file of an image (a purged record of an
 /// archive log) reads as zeros at once, reaches the image at sync through
 /// debugfs' zap_block, changes no other byte and leaves holes alone (there

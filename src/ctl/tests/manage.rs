@@ -214,6 +214,86 @@ fn gc_keeps_a_damaged_generation_unless_told() {
     assert_eq!(json(&root, &["verify"], 0)["ok"], true);
 }
 
+/// A commit cut short left an unsealed record in the archive log: gc
+/// --dry-run says it would clear it and changes nothing; gc clears it
+/// (its header and the archive's zeroed, nothing else) and says so; with
+/// none, gc prints what it printed before it reported them.
+#[test]
+fn gc_reports_the_record_of_a_commit_cut_short_it_clears() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("root");
+    build_root(&root);
+    let quiet = (0, "gc deleted 0 unused files (0 B)\n".to_string());
+    let quiet_dry = (0, "gc would delete 0 unused files (0 B)\n".to_string());
+    let text = |args: &[&str]| {
+        let (code, stdout, _) = run(&root, args);
+        (code, stdout)
+    };
+    assert_eq!(text(&["gc", "--dry-run"]), quiet_dry);
+    assert_eq!(
+        json(&root, &["gc", "--dry-run"], 0)["torn_records"],
+        serde_json::json!([])
+    );
+
+    let (extent, torn) = common::tear_record(&root, 5);
+    let before = tree(&root);
+    let line = format!(
+        "record of a commit cut short at block {} of archives (4.0 KiB)",
+        extent.block
+    );
+    assert_eq!(extent.blocks, 1);
+    assert_eq!(
+        text(&["gc", "--dry-run"]),
+        (
+            0,
+            format!(
+                "would clear {line}\ngc would delete 0 unused files (0 B) and clear 1 record of a commit cut short in archives (4.0 KiB)\n"
+            )
+        )
+    );
+    assert_eq!(
+        json(&root, &["gc", "--dry-run"], 0)["torn_records"],
+        serde_json::json!([{"block": extent.block, "bytes": 4096, "cleared": false}])
+    );
+    assert_eq!(tree(&root), before, "a dry run changed the root");
+
+    // The JSON of a real run, on a copy.
+    let copy = tmp.path().join("copy");
+    fs::create_dir(&copy).expect("mkdir");
+    for (path, bytes) in &before {
+        let to = copy.join(path);
+        fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+        fs::write(to, bytes).expect("copy");
+    }
+    let report = json(&copy, &["gc"], 0);
+    assert_eq!(
+        report["torn_records"],
+        serde_json::json!([{"block": extent.block, "bytes": 4096, "cleared": true}])
+    );
+    assert_eq!(report["files"], serde_json::json!([]));
+
+    assert_eq!(
+        text(&["gc"]),
+        (
+            0,
+            format!(
+                "cleared {line}\ngc deleted 0 unused files (0 B) and cleared 1 record of a commit cut short in archives (4.0 KiB)\n"
+            )
+        )
+    );
+    let cleared = common::cleared(torn, extent);
+    assert!(
+        fs::read(root.join("archives")).expect("log") == cleared,
+        "gc did not zero exactly the torn record's headers"
+    );
+    let mut after = before;
+    after.insert("archives".into(), cleared);
+    assert_eq!(tree(&root), after, "gc changed more than the record");
+    assert_eq!(text(&["gc"]), quiet);
+    assert_eq!(text(&["gc", "--dry-run"]), quiet_dry);
+    assert_eq!(statuses(&root), ["valid"; GENERATIONS as usize]);
+}
+
 #[test]
 fn exit_codes() {
     let tmp = tempfile::tempdir().expect("tempdir");

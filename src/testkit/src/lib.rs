@@ -7,6 +7,8 @@
 //!   fails each operation of a workload in turn and checks what is left.
 //! - [`sweep`] runs a workload, cuts power after every operation in turn and
 //!   checks each surviving disk against the invariants of doc/DESIGN.md.
+//! - [`torn`] writes the record a commit cut short leaves in the archive
+//!   log, for the tests of what reports and clears it.
 //! - [`payload`] gives every test the same reproducible object contents.
 //! - [`mount`] lets the sweeps reach their storage through another storage
 //!   path (the Genode `VfsStorage` over the host ABI) than the engine's own.
@@ -25,6 +27,7 @@ pub mod payload;
 pub mod platform;
 pub mod rng;
 pub mod sweep;
+pub mod torn;
 
 pub use crash::{CrashStorage, Fate, MetaOrder, Op, Plan};
 pub use fault::{Fault, FaultStorage};

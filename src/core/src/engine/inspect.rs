@@ -1,6 +1,7 @@
 //! Read-only inspection for tools (snapperctl) and tests: every copy of a
 //! generation checked, a pack's own index checked, the files a sweep would
-//! delete. Nothing here writes; the rules are the engine's own (the same
+//! delete, the records of commits cut short it would clear. Nothing here
+//! writes; the rules are the engine's own (the same
 //! CRC check as restore, the same liveness rule as the sweep), so a tool
 //! never re-derives them.
 
@@ -8,6 +9,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::archive::Stored;
+use crate::archive_log::BLOCK;
 use crate::error::Error;
 use crate::format::{crc32, DecodeError};
 use crate::layout;
@@ -82,6 +84,18 @@ pub enum PackError {
     Unreadable(StorageError),
     /// Trailer or index corrupt.
     Damaged(DecodeError),
+}
+
+/// The record of a commit cut short in the archive log (`archives`): an
+/// unsealed record whose archive does not check out. It is garbage that
+/// the next init_snapshot or purge_zombies zeroes (its header and the
+/// archive's) before its blocks are used again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TornRecord {
+    /// Its first block in the log (blocks of [`BLOCK`] bytes).
+    pub block: u64,
+    /// The bytes its blocks span, freed once it is cleared.
+    pub bytes: u64,
 }
 
 /// One pack held whole while a generation is verified.
@@ -198,6 +212,27 @@ impl<S: Storage, P: Platform> Snapper<S, P> {
             };
         };
         check_pack_file(&mut self.ctx.storage, &path)
+    }
+
+    /// The records of commits cut short that the engine holds for clearing
+    /// at the next init_snapshot or purge_zombies, by block. Those found
+    /// when the root was opened, and any an archive re-read since turned
+    /// out to be: a record that was torn before purge_zombies and is not
+    /// after it was cleared.
+    pub fn torn_records(&self) -> Vec<TornRecord> {
+        let mut out: Vec<TornRecord> = self
+            .ctx
+            .log
+            .torn
+            .iter()
+            .map(|extent| TornRecord {
+                block: extent.block,
+                bytes: extent.blocks.saturating_mul(BLOCK),
+            })
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// The files a sweep (purge_zombies) would delete now: neither a valid

@@ -318,3 +318,23 @@ pub fn damage_archive(root: &Path, generation: u32, at: u64) {
     bytes[at] ^= 0x10;
     std::fs::write(&path, bytes).expect("write");
 }
+
+/// Leaves in `root`'s archive log the record of a commit of generation
+/// `generation` cut short (see `snapper_testkit::torn`); returns its extent
+/// and the log's bytes with it.
+pub fn tear_record(root: &Path, generation: u32) -> (archive_log::Extent, Vec<u8>) {
+    let path = root.join(layout::ARCHIVE_LOG);
+    let mut log = std::fs::read(&path).expect("archive log");
+    let extent = snapper_testkit::torn::tear_record(&mut log, snapper_core::Generation(generation))
+        .expect("room for a torn record");
+    std::fs::write(&path, &log).expect("write the archive log");
+    (extent, log)
+}
+
+/// `log` as gc leaves it once the torn record at `extent` is cleared: its
+/// header and the archive's zeroed, nothing else.
+pub fn cleared(mut log: Vec<u8>, extent: archive_log::Extent) -> Vec<u8> {
+    let at = extent.offset() as usize;
+    log[at..at + archive_log::RETIRE_LEN].fill(0);
+    log
+}
