@@ -2,9 +2,10 @@
 //! 0xEDB88320, initial value and final XOR 0xFFFFFFFF), with the
 //! implementation chosen at run time, also in a `no_std` build.
 //!
-//! On x86 and x86_64 a CPU with PCLMULQDQ (and SSE2, SSE4.1) folds the input
-//! by carry-less multiplication ([`clmul`], ~8x the table code on 4 MB);
-//! everywhere else, and on a CPU without it, crc32fast's table code runs.
+//! On x86 and x86_64 (targets that use the SSE registers) a CPU with
+//! PCLMULQDQ, SSE2 and SSE4.1 folds the input by carry-less multiplication
+//! (module `clmul`; 3x the table code on 4 MiB here); everywhere else, and
+//! on a CPU without them, crc32fast's table code runs.
 //! crc32fast can choose its own PCLMULQDQ code at run time only with std: a
 //! `no_std` build (the Genode components) gets its table code, or faults on
 //! a CPU without the instruction if compiled with `+pclmulqdq`. Here the
