@@ -6,13 +6,13 @@
 use core::fmt;
 
 /// CRC-32/ISO-HDLC (the zlib/Ethernet CRC: reflected polynomial 0xEDB88320,
-/// initial value and final XOR 0xFFFFFFFF).
+/// initial value and final XOR 0xFFFFFFFF) of `parts` one after another.
 pub fn crc32(parts: &[&[u8]]) -> u32 {
-    let mut hasher = crc32fast::Hasher::new();
+    let mut crc = snapper_crc32::Crc32::new();
     for part in parts {
-        hasher.update(part);
+        crc.update(part);
     }
-    hasher.finalize()
+    crc.finalize()
 }
 
 /// Why bytes read from disk were not accepted.
