@@ -10,7 +10,8 @@
 //! `no_std` build (the Genode components) gets its table code, or faults on
 //! a CPU without the instruction if compiled with `+pclmulqdq`. Here the
 //! CPU is asked once through `cpufeatures` (cpuid, cached in an atomic),
-//! which needs no std.
+//! which needs no std. With the feature `std` (host builds) [`Crc32::new`]
+//! leaves the work to crc32fast, whose own choice there is wider SIMD.
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -48,6 +49,11 @@ pub struct Crc32 {
 impl Crc32 {
     /// A CRC over no bytes yet, on the fastest implementation this CPU has.
     pub fn new() -> Crc32 {
+        // With std, crc32fast chooses its own SIMD at run time, wider than
+        // the folding here (Cargo.toml, feature std).
+        if cfg!(feature = "std") {
+            return Crc32::on(Path::Table);
+        }
         Crc32::on(Path::detect())
     }
 
@@ -83,7 +89,8 @@ pub fn crc32(bytes: &[u8]) -> u32 {
 /// Which implementation computes the CRC.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Path {
-    /// crc32fast's table code: any CPU.
+    /// crc32fast: its table code on any CPU; with the feature std, its own
+    /// choice of SIMD code where the CPU has it.
     Table,
     /// Folding by carry-less multiplication; holds the proof that this CPU
     /// has the instructions.
